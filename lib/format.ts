@@ -1,0 +1,157 @@
+/**
+ * The wire format: message -> `text/event-stream` text. The only module that
+ * knows the field syntax. Everything is validated here, once, before a byte is
+ * produced, so no input can put a line break where the client would read a new
+ * field or the end of an event (field injection).
+ */
+import { ErrorCode, SSERangeError, SSETypeError, describe } from './errors.js';
+import type { SSEInput, SSEMessage } from './types.js';
+
+// Prefixes hoisted: V8 keeps them as constants and `+` builds a rope, flattened
+// once when the batch is turned into bytes.
+const DATA = 'data: ';
+const EVENT = 'event: ';
+const ID = 'id: ';
+const RETRY = 'retry: ';
+const COMMENT = ': ';
+const LF = '\n';
+const LINE_BREAK = /[\r\n]/;
+const ID_FORBIDDEN = /[\r\n\0]/;
+const DIGITS = /^[0-9]+$/;
+
+/** The `:ok` comment ssestream writes before the first event (some clients fire `open` only on the first bytes). */
+export const PREAMBLE = ':ok\n\n';
+
+/** A comment with nothing in it: the cheapest keep-alive a client ignores. */
+export const HEARTBEAT = ':\n\n';
+
+/**
+ * Serialize one message to the exact text of its event on the wire, ending with
+ * the blank line that dispatches it. Throws `SSETypeError`/`SSERangeError` (with
+ * a `code` from `ErrorCode`) for input that cannot be sent faithfully.
+ */
+export function serialize(message: SSEInput): string {
+  if (typeof message === 'string') return dataLines(message) + LF;
+  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+    throw new SSETypeError(
+      ErrorCode.INVALID_MESSAGE,
+      `message must be an object like { data, event, id, retry, comment } or a string; got ${describe(message)}`,
+    );
+  }
+  const m = message as SSEMessage;
+  let out = '';
+  const comment = m.comment;
+  if (comment !== undefined && comment !== null) out = commentLines(comment);
+  const event = m.event;
+  if (event !== undefined && event !== null && event !== '') out += EVENT + checkEvent(event) + LF;
+  const id = m.id;
+  if (id !== undefined && id !== null) out += ID + idText(id) + LF;
+  const retry = m.retry;
+  if (retry !== undefined && retry !== null) out += RETRY + retryText(retry) + LF;
+  const data = m.data;
+  if (data !== undefined) {
+    // JSON.stringify escapes CR and LF inside strings, so its output is always one line.
+    out += typeof data === 'string' ? dataLines(data) : DATA + jsonText(data) + LF;
+  }
+  return out + LF;
+}
+
+/** `data: line\n` for every line of `text`, split on CRLF, CR and LF. */
+export function dataLines(text: string): string {
+  if (!LINE_BREAK.test(text)) return DATA + text + LF;
+  return prefixLines(DATA, text);
+}
+
+/** The field value for `id`, validated. Exported for the channel, which assigns ids. */
+export function idText(id: unknown): string {
+  if (typeof id === 'number') {
+    if (!Number.isFinite(id)) {
+      throw new SSERangeError(ErrorCode.INVALID_ID, `id must be a finite number or a string; got ${describe(id)}`);
+    }
+    return String(id);
+  }
+  if (typeof id !== 'string') {
+    throw new SSETypeError(ErrorCode.INVALID_ID, `id must be a string or a finite number; got ${describe(id)}`);
+  }
+  if (ID_FORBIDDEN.test(id)) {
+    throw new SSETypeError(
+      ErrorCode.INVALID_ID,
+      `id must not contain CR, LF or U+0000 (a line break would forge fields, U+0000 makes clients ignore the id); got ${describe(id)}`,
+    );
+  }
+  return id;
+}
+
+function checkEvent(event: unknown): string {
+  if (typeof event !== 'string') {
+    throw new SSETypeError(ErrorCode.INVALID_EVENT, `event must be a string; got ${describe(event)}`);
+  }
+  if (LINE_BREAK.test(event)) {
+    throw new SSETypeError(
+      ErrorCode.INVALID_EVENT,
+      `event must not contain CR or LF (a line break would forge fields); got ${describe(event)}`,
+    );
+  }
+  return event;
+}
+
+function retryText(retry: unknown): string {
+  if (typeof retry === 'number') {
+    if (!Number.isSafeInteger(retry) || retry < 0) {
+      throw new SSERangeError(
+        ErrorCode.INVALID_RETRY,
+        `retry must be a non-negative integer number of milliseconds; got ${describe(retry)}`,
+      );
+    }
+    return String(retry);
+  }
+  if (typeof retry === 'string' && DIGITS.test(retry)) return retry;
+  throw new SSETypeError(
+    ErrorCode.INVALID_RETRY,
+    `retry must be a non-negative integer or a string of ASCII digits (clients ignore anything else); got ${describe(retry)}`,
+  );
+}
+
+function commentLines(comment: unknown): string {
+  if (typeof comment !== 'string') {
+    throw new SSETypeError(ErrorCode.INVALID_COMMENT, `comment must be a string; got ${describe(comment)}`);
+  }
+  if (!LINE_BREAK.test(comment)) return COMMENT + comment + LF;
+  return prefixLines(COMMENT, comment);
+}
+
+function jsonText(data: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (err) {
+    throw new SSETypeError(
+      ErrorCode.INVALID_DATA,
+      `data must be a string or a JSON-serializable value; JSON.stringify failed: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (text === undefined) {
+    throw new SSETypeError(
+      ErrorCode.INVALID_DATA,
+      `data must be a string or a JSON-serializable value; JSON.stringify gave nothing for ${describe(data)}`,
+    );
+  }
+  return text;
+}
+
+/** Split on CRLF, CR or LF (one line end each) and prefix every line. */
+function prefixLines(prefix: string, text: string): string {
+  let out = '';
+  let start = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      out += prefix + text.slice(start, i) + LF;
+      if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+      start = i + 1;
+    }
+  }
+  return out + prefix + text.slice(start) + LF;
+}

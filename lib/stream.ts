@@ -1,0 +1,434 @@
+/**
+ * SSEStream: message objects in, `text/event-stream` bytes out, and the
+ * lifecycle of one client connection (headers, keep-alive, disconnect, slow
+ * clients, shutdown).
+ *
+ * The writable side bypasses Writable's per-chunk machinery: `write()` validates
+ * and serializes synchronously (so bad input throws at the call that made it),
+ * appends the frame to a pending string, and hands the pending events on as ONE
+ * chunk at the end of the tick (process.nextTick), or at once when they reach
+ * `highWaterMark` bytes. One `push` per batch instead of one per event (or five,
+ * as ssestream does) is what makes this several times faster than a `res.write`
+ * per event; a lone event still leaves in the same turn of the event loop.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { ErrorCode, SSEError, SSERangeError, SSETypeError, describe } from './errors.js';
+import { HEARTBEAT, PREAMBLE, serialize } from './format.js';
+import { checkCors, corsHeaders, lastEventIdOf, writeStreamHead, type ResponseLike } from './http.js';
+import type { CorsOptions, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
+
+type WriteCallback = (error?: Error | null) => void;
+
+interface Destination {
+  write(chunk: string): unknown;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+  writableLength?: number;
+  writableEnded?: boolean;
+  writeHead?: unknown;
+  destroy?(error?: Error): unknown;
+  end?(): unknown;
+  stream?: { writableLength?: number };
+}
+
+const DEFAULT_HEARTBEAT = 15_000;
+const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
+const DEFAULT_HWM = 16 * 1024;
+const OPTION_NAMES = ['heartbeat', 'maxBufferedBytes', 'highWaterMark', 'cors', 'retry'];
+
+// Lifecycle states. OPEN -> ENDING (server called end) | GONE (client left) | CLOSED (destroyed).
+const OPEN = 0;
+const ENDING = 1;
+const GONE = 2;
+const CLOSED = 3;
+
+/** Every stream that is piped and not yet finished, for `endAll()` at shutdown. */
+const openStreams = new Set<SSEStream>();
+
+export class SSEStream extends Transform {
+  /**
+   * The request's `Last-Event-ID` header: the id of the last event this client
+   * saw before it reconnected, or undefined (absent, empty, or not a valid id).
+   */
+  readonly lastEventId: string | undefined;
+  /** Aborts, with the disconnect reason, when the client goes away. */
+  readonly signal: AbortSignal;
+
+  private readonly _req: RequestLike | undefined;
+  private readonly _hwm: number;
+  private readonly _heartbeatMs: number;
+  private readonly _maxBuffered: number;
+  private readonly _cors: CorsOptions | undefined;
+  private readonly _preamble: string;
+  private readonly _controller = new AbortController();
+  private _state = OPEN;
+  private _pending = '';
+  private _pendingSize = 0;
+  private _scheduled = false;
+  private _corked = 0;
+  private _needDrain = false;
+  private _callbacks: WriteCallback[] | null = null;
+  private _dest: Destination | null = null;
+  private _timer: NodeJS.Timeout | null = null;
+  private _lastFlush = 0;
+  private _closedError: SSEError | null = null;
+  private _reason: SSEError | null = null;
+
+  constructor(req?: RequestLike | null, options?: SSEStreamOptions) {
+    const opts = checkOptions(options);
+    const hwm = opts.highWaterMark ?? DEFAULT_HWM;
+    super({ writableObjectMode: true, readableHighWaterMark: hwm });
+    this._hwm = hwm;
+    this._heartbeatMs = opts.heartbeat ?? DEFAULT_HEARTBEAT;
+    this._maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    this._cors = opts.cors;
+    this._preamble = opts.retry === undefined ? PREAMBLE : `${PREAMBLE}retry: ${opts.retry}\n\n`;
+    this._req = req ?? undefined;
+    this.lastEventId = lastEventIdOf(this._req);
+    this.signal = this._controller.signal;
+    if (this._req) tuneSocket(this._req);
+  }
+
+  /** True once the client went away (`'disconnect'` was emitted). */
+  get disconnected(): boolean {
+    return this._state === GONE;
+  }
+
+  /** Why the client went away: an SSEError with code ERR_SSE_CLIENT_CLOSED or ERR_SSE_CLIENT_TOO_SLOW. */
+  get disconnectReason(): SSEError | undefined {
+    return this._reason ?? undefined;
+  }
+
+  /**
+   * Send `message` (validated and serialized now; throws on invalid input and
+   * sends nothing). Returns false when the buffered bytes reached
+   * `highWaterMark`: wait for `'drain'` before writing more. After the client
+   * left or the stream ended, a write is a no-op that returns false.
+   */
+  override write(message: SSEInput, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    if (this._state !== OPEN) return this._refuse(typeof encoding === 'function' ? encoding : cb);
+    const frame = serialize(message);
+    this._pending = this._pendingSize === 0 ? frame : this._pending + frame;
+    this._pendingSize += frame.length;
+    if (typeof encoding === 'function') cb = encoding;
+    if (cb !== undefined) (this._callbacks ??= []).push(cb);
+    if (this._pendingSize >= this._hwm) {
+      if (!this._flushPending()) this._needDrain = true;
+    } else if (!this._scheduled && this._corked === 0) {
+      this._scheduled = true;
+      process.nextTick(flushTick, this);
+    }
+    if (this._pendingSize + this.readableLength < this._hwm) return true;
+    this._needDrain = true;
+    return false;
+  }
+
+  /** Typed alias of `write()`, as in ssestream. */
+  writeMessage(message: SSEInput, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    return this.write(message, encoding, cb);
+  }
+
+  /**
+   * Send what is pending (plus `message`, if given) and end the response, so the
+   * client sees the end of the stream at once. Browsers then reconnect after
+   * the retry time; answer that attempt with `noContent(res)` to stop them.
+   */
+  override end(cb?: () => void): this;
+  override end(message: SSEInput, cb?: () => void): this;
+  override end(message: SSEInput, encoding?: BufferEncoding, cb?: () => void): this;
+  override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
+    if (typeof message === 'function') {
+      cb = message;
+      message = undefined;
+    } else if (typeof encoding === 'function') {
+      cb = encoding;
+    }
+    if (this._state !== OPEN) {
+      if (typeof cb === 'function') process.nextTick(cb as () => void);
+      return this;
+    }
+    if (message !== undefined && message !== null) this.write(message as SSEInput);
+    this._state = ENDING;
+    this._stopHeartbeat();
+    return super.end(cb as () => void);
+  }
+
+  override cork(): void {
+    this._corked++;
+  }
+
+  override uncork(): void {
+    if (this._corked > 0 && --this._corked === 0) this._flushPending();
+  }
+
+  /**
+   * Pipe into a response (node:http, node:http2 compat, Express, Fastify's
+   * `reply.raw`, Koa's `ctx.res`) or any Writable. On a response this sends the
+   * event-stream headers first (merged with headers already set), then the `:ok`
+   * preamble, and watches the connection for a client that leaves.
+   */
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    const dest = destination as unknown as Destination;
+    if (typeof dest.writeHead === 'function') {
+      const res = dest as unknown as ResponseLike;
+      const req = this._req ?? res.req;
+      writeStreamHead(res, req, corsHeaders(this._cors, req?.headers ?? {}));
+    }
+    dest.write(this._preamble);
+    if (this._dest === null && this._state === OPEN) this._attach(dest);
+    return super.pipe(destination, options);
+  }
+
+  override _transform(message: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // Only reached through Writable's own write path (write() is overridden).
+    let frame: string;
+    try {
+      frame = serialize(message as SSEInput);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    callback(null, frame);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this._flushPending();
+    this._release();
+    callback();
+  }
+
+  override _read(): void {
+    // Readable asks for more once its buffer fell below highWaterMark: the
+    // moment a writer told to wait may go on.
+    if (this._needDrain && this._pendingSize < this._hwm) {
+      this._needDrain = false;
+      process.nextTick(emitDrain, this);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const dest = this._dest;
+    const byServer = this._state === OPEN || this._state === ENDING;
+    this._state = this._state === GONE ? GONE : CLOSED;
+    this._pending = '';
+    this._pendingSize = 0;
+    this._release();
+    if (byServer && dest !== null) {
+      // The server destroyed the stream: don't leave the response hanging open.
+      if (error) dest.destroy?.(error);
+      else dest.end?.();
+    }
+    callback(error);
+  }
+
+  /** Hand the pending events on as one chunk. Returns push()'s verdict. */
+  _flushPending(): boolean {
+    this._scheduled = false;
+    if (this._pendingSize === 0) return true;
+    const chunk = this._pending;
+    this._pending = '';
+    this._pendingSize = 0;
+    if (this._heartbeatMs > 0) this._lastFlush = Date.now();
+    const ok = this.push(chunk);
+    const callbacks = this._callbacks;
+    if (callbacks !== null) {
+      this._callbacks = null;
+      process.nextTick(runCallbacks, callbacks);
+    }
+    if (this._maxBuffered > 0 && this._dest !== null) this._checkBacklog(this._dest);
+    return ok;
+  }
+
+  private _checkBacklog(dest: Destination): void {
+    const queued = this.readableLength + (dest.writableLength ?? dest.stream?.writableLength ?? 0);
+    if (queued > this._maxBuffered) {
+      this._disconnect(
+        new SSEError(
+          ErrorCode.CLIENT_TOO_SLOW,
+          `the client read too slowly: ${queued} bytes were queued for it, more than maxBufferedBytes (${this._maxBuffered})`,
+        ),
+      );
+      dest.destroy?.();
+    }
+  }
+
+  private _attach(dest: Destination): void {
+    this._dest = dest;
+    dest.on('close', this._onDestClose);
+    dest.on('error', this._onDestError);
+    openStreams.add(this);
+    if (this._heartbeatMs > 0) {
+      this._lastFlush = Date.now();
+      this._armHeartbeat(this._heartbeatMs);
+    }
+  }
+
+  private readonly _onDestClose = (): void => {
+    const dest = this._dest;
+    if (this._state !== OPEN || dest === null) return;
+    if (dest.writableEnded === true) {
+      // The server ended the response itself (res.end()): not a client leaving.
+      this._state = CLOSED;
+      this._release();
+      return;
+    }
+    this._disconnect(new SSEError(ErrorCode.CLIENT_CLOSED, 'the client closed the connection'));
+  };
+
+  private readonly _onDestError = (err: Error): void => {
+    // Listening also keeps a reset socket (EPIPE, ECONNRESET) from crashing the process.
+    if (this._state !== OPEN) return;
+    this._disconnect(
+      new SSEError(ErrorCode.CLIENT_CLOSED, `the connection to the client failed: ${err.message}`, { cause: err }),
+    );
+  };
+
+  private _disconnect(reason: SSEError): void {
+    if (this._state !== OPEN) return;
+    this._state = GONE;
+    this._reason = reason;
+    this._pending = '';
+    this._pendingSize = 0;
+    const callbacks = this._callbacks;
+    this._callbacks = null;
+    if (callbacks !== null) for (const cb of callbacks) process.nextTick(cb, reason);
+    this._release();
+    this._controller.abort(reason);
+    this.emit('disconnect', reason);
+    this.destroy();
+  }
+
+  /** Stop timers and let go of the response (it keeps no reference to us through pipe). */
+  private _release(): void {
+    this._stopHeartbeat();
+    openStreams.delete(this);
+    const dest = this._dest;
+    if (dest === null) return;
+    this._dest = null;
+    dest.removeListener('close', this._onDestClose);
+    if (this._state !== ENDING) this.unpipe(dest as unknown as NodeJS.WritableStream);
+    // The error listener stays: a late socket error on a released response must not crash the process.
+  }
+
+  private _armHeartbeat(ms: number): void {
+    this._timer = setTimeout(beat, ms, this);
+    this._timer.unref();
+  }
+
+  /** @internal */
+  _beat(): void {
+    this._timer = null;
+    if (this._state !== OPEN) return;
+    const idle = Date.now() - this._lastFlush;
+    if (idle >= this._heartbeatMs) {
+      this._pending += HEARTBEAT;
+      this._pendingSize += HEARTBEAT.length;
+      this._flushPending();
+      this._armHeartbeat(this._heartbeatMs);
+    } else {
+      this._armHeartbeat(this._heartbeatMs - idle);
+    }
+  }
+
+  private _stopHeartbeat(): void {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _refuse(cb: WriteCallback | undefined): false {
+    if (cb !== undefined) {
+      const err = this._reason ?? (this._closedError ??= new SSEError(
+        ErrorCode.STREAM_CLOSED,
+        'write() after the stream was ended or destroyed: the message was not sent',
+      ));
+      process.nextTick(cb, err);
+    }
+    return false;
+  }
+}
+
+export interface SSEStream {
+  on(event: 'disconnect', listener: (reason: SSEError) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'disconnect', listener: (reason: SSEError) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * End every open stream (optionally sending `message` first), e.g. on SIGTERM so
+ * that `server.close()` can complete. Returns how many streams were ended.
+ */
+export function endAll(message?: SSEInput): number {
+  const streams = [...openStreams];
+  for (const stream of streams) {
+    if (message === undefined) stream.end();
+    else stream.end(message);
+  }
+  return streams.length;
+}
+
+/** How many streams are piped and open right now (process-wide). */
+export function openStreamCount(): number {
+  return openStreams.size;
+}
+
+function flushTick(stream: SSEStream): void {
+  stream._flushPending();
+}
+
+function emitDrain(stream: SSEStream): void {
+  stream.emit('drain');
+}
+
+function beat(stream: SSEStream): void {
+  stream._beat();
+}
+
+function runCallbacks(callbacks: WriteCallback[]): void {
+  for (const cb of callbacks) cb(null);
+}
+
+function tuneSocket(req: RequestLike): void {
+  // HTTP/1 only: node:http2's request socket is a proxy that forbids manipulation.
+  if ((req.httpVersionMajor ?? 1) >= 2) return;
+  const socket = req.socket as
+    | { setNoDelay?(v: boolean): unknown; setKeepAlive?(v: boolean): unknown; setTimeout?(ms: number): unknown }
+    | undefined;
+  socket?.setNoDelay?.(true);
+  socket?.setKeepAlive?.(true);
+  socket?.setTimeout?.(0);
+}
+
+function checkOptions(options: SSEStreamOptions | undefined): SSEStreamOptions {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') {
+    throw new SSETypeError(ErrorCode.INVALID_OPTION, `SSEStream options must be an object; got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(key)) {
+      const near = OPTION_NAMES.find((n) => n.toLowerCase() === key.toLowerCase());
+      throw new SSETypeError(
+        ErrorCode.INVALID_OPTION,
+        `SSEStream: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; allowed: ${OPTION_NAMES.join(', ')}`,
+      );
+    }
+  }
+  checkMs(options.heartbeat, 'heartbeat', 0);
+  checkMs(options.maxBufferedBytes, 'maxBufferedBytes', 0);
+  checkMs(options.highWaterMark, 'highWaterMark', 1);
+  checkMs(options.retry, 'retry', 0);
+  checkCors(options.cors, 'SSEStream');
+  return options;
+}
+
+function checkMs(value: unknown, name: string, min: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new SSERangeError(
+      ErrorCode.INVALID_OPTION,
+      `SSEStream: ${name} must be an integer >= ${min}${min === 0 ? ' (0 turns it off)' : ''}; got ${describe(value)}`,
+    );
+  }
+}
