@@ -42,6 +42,9 @@ const ENDING = 1;
 const GONE = 2;
 const CLOSED = 3;
 
+/** Internal entry for pre-serialized frames (see `SSEStream[kWriteFrame]`). */
+export const kWriteFrame: unique symbol = Symbol('ssepipe.writeFrame');
+
 /** Every stream that is piped and not yet finished, for `endAll()` at shutdown. */
 const openStreams = new Set<SSEStream>();
 
@@ -107,10 +110,19 @@ export class SSEStream extends Transform {
    */
   override write(message: SSEInput, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
     if (this._state !== OPEN) return this._refuse(typeof encoding === 'function' ? encoding : cb);
-    const frame = serialize(message);
+    if (typeof encoding === 'function') cb = encoding;
+    return this[kWriteFrame](serialize(message), cb);
+  }
+
+  /**
+   * @internal Queue text that is already a complete, valid event (or comment).
+   * The channel serializes a broadcast once and hands the same string to every
+   * subscriber through this. Not exported from the package: raw text could forge events.
+   */
+  [kWriteFrame](frame: string, cb?: WriteCallback): boolean {
+    if (this._state !== OPEN) return this._refuse(cb);
     this._pending = this._pendingSize === 0 ? frame : this._pending + frame;
     this._pendingSize += frame.length;
-    if (typeof encoding === 'function') cb = encoding;
     if (cb !== undefined) (this._callbacks ??= []).push(cb);
     if (this._pendingSize >= this._hwm) {
       if (!this._flushPending()) this._needDrain = true;
