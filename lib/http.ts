@@ -99,14 +99,16 @@ export function corsHeaders(cors: CorsOptions | undefined, headers: IncomingHttp
 }
 
 /** The headers `pipe()` sends, before the ones the user already set win. */
-export function streamHeaders(http2: boolean): Record<string, string> {
+export function streamHeaders(http2: boolean, http10 = false): Record<string, string> {
   const h: Record<string, string> = {
     'content-type': EVENT_STREAM,
     'cache-control': NO_CACHE,
     'x-accel-buffering': 'no',
   };
   // HTTP/2 forbids connection-specific headers; node:http2 warns and drops them.
-  if (!http2) h['connection'] = 'keep-alive';
+  // An HTTP/1.0 body (nginx's default to its upstream) can only end with the
+  // connection, so promising keep-alive there would be false.
+  if (!http2 && !http10) h['connection'] = 'keep-alive';
   return h;
 }
 
@@ -119,7 +121,8 @@ export function streamHeaders(http2: boolean): Record<string, string> {
 export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined, extra: Record<string, string>): void {
   if (res.headersSent) return;
   const http2 = isHttp2(res, req);
-  const defaults = streamHeaders(http2);
+  const r = req ?? res.req;
+  const defaults = streamHeaders(http2, r?.httpVersionMajor === 1 && r.httpVersionMinor === 0);
   const headers: Record<string, string> = {};
   for (const name in defaults) {
     if (name === 'content-type' || !res.hasHeader?.(name)) headers[name] = defaults[name];

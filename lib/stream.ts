@@ -233,6 +233,26 @@ export class SSEStream extends Transform {
     callback(error);
   }
 
+  /**
+   * @internal End for a server shutdown: besides ending the response, close an
+   * HTTP/1 connection once the response finished. `server.close()` only closes
+   * connections idle at the moment it is called, so a keep-alive socket freed a
+   * moment later would hold it for the whole keep-alive timeout.
+   */
+  _shutdown(message?: SSEInput): void {
+    const socket = (this._dest as { socket?: { end?(): unknown } | null } | null)?.socket;
+    const res = this._dest;
+    if (res !== null && typeof res.writeHead === 'function' && typeof socket?.end === 'function') {
+      const onFinish = (): void => {
+        res.removeListener('finish', onFinish);
+        socket.end?.();
+      };
+      res.on('finish', onFinish);
+    }
+    if (message === undefined) this.end();
+    else this.end(message);
+  }
+
   /** Hand the pending events on as one chunk. Returns push()'s verdict. */
   _flushPending(): boolean {
     this._scheduled = false;
@@ -276,24 +296,29 @@ export class SSEStream extends Transform {
   }
 
   private readonly _onDestClose = (): void => {
-    const dest = this._dest;
-    if (this._state !== OPEN || dest === null) return;
-    if (dest.writableEnded === true) {
-      // The server ended the response itself (res.end()): not a client leaving.
-      this._state = CLOSED;
-      this._release();
-      return;
-    }
+    if (this._state !== OPEN || this._serverEndedResponse()) return;
     this._disconnect(new SSEError(ErrorCode.CLIENT_CLOSED, 'the client closed the connection'));
   };
 
   private readonly _onDestError = (err: Error): void => {
     // Listening also keeps a reset socket (EPIPE, ECONNRESET) from crashing the process.
-    if (this._state !== OPEN) return;
+    if (this._state !== OPEN || this._serverEndedResponse()) return;
     this._disconnect(
       new SSEError(ErrorCode.CLIENT_CLOSED, `the connection to the client failed: ${err.message}`, { cause: err }),
     );
   };
+
+  /**
+   * The server ended the response itself (`res.end()`, not `stream.end()`): that
+   * is not a client leaving. Let go of it quietly; later writes are refused.
+   */
+  private _serverEndedResponse(): boolean {
+    if (this._dest?.writableEnded !== true) return false;
+    this._state = CLOSED;
+    this._release();
+    this.destroy();
+    return true;
+  }
 
   private _disconnect(reason: SSEError): void {
     if (this._state !== OPEN) return;
@@ -374,10 +399,7 @@ export interface SSEStream {
  */
 export function endAll(message?: SSEInput): number {
   const streams = [...openStreams];
-  for (const stream of streams) {
-    if (message === undefined) stream.end();
-    else stream.end(message);
-  }
+  for (const stream of streams) stream._shutdown(message);
   return streams.length;
 }
 

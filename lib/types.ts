@@ -93,6 +93,7 @@ export interface SSEStreamOptions {
 export interface RequestLike {
   headers: IncomingHttpHeaders;
   httpVersionMajor?: number;
+  httpVersionMinor?: number;
   socket?: unknown;
 }
 

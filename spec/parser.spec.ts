@@ -1,0 +1,583 @@
+/**
+ * The reader against the WHATWG "event stream interpretation" rules, event-exact.
+ * Every wire fixture in spec/fixtures/parser-*.txt (expected results in the
+ * sibling .json) is fed whole, byte by byte, split at every single point and at
+ * seeded-random points, as bytes and as text, with and without a leading BOM:
+ * the result must not depend on how the network cut the stream.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createServer, get, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createParser, parse, SSEParser, type ParserOptions } from '../lib/parser.js';
+import { ErrorCode, SSEError, SSERangeError, SSETypeError } from '../lib/errors.js';
+import { serialize } from '../lib/format.js';
+import type { ServerSentEvent } from '../lib/types.js';
+
+/** Seeded PRNG (mulberry32): the same split points on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Result {
+  events: ServerSentEvent[];
+  comments: string[];
+  retries: number[];
+  lastEventId: string;
+}
+
+/** Feed `chunks` in order, then end(); everything the callbacks saw. */
+function run(chunks: readonly (string | Uint8Array)[], options: Partial<ParserOptions> = {}): Result {
+  const result: Result = { events: [], comments: [], retries: [], lastEventId: '' };
+  const parser = createParser({
+    onEvent: (event) => result.events.push(event),
+    onComment: (text) => result.comments.push(text),
+    onRetry: (ms) => result.retries.push(ms),
+    ...options,
+  });
+  for (const chunk of chunks) parser.feed(chunk);
+  parser.end();
+  result.lastEventId = parser.lastEventId;
+  return result;
+}
+
+const events = (...chunks: (string | Uint8Array)[]) => run(chunks).events;
+const ev = (data: string, type = 'message', lastEventId = ''): ServerSentEvent => ({ type, data, lastEventId });
+const utf8 = (text: string) => new TextEncoder().encode(text);
+const BOM_BYTES = Uint8Array.of(0xef, 0xbb, 0xbf);
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function splitAt<T extends string | Uint8Array>(input: T, points: number[]): T[] {
+  const out: T[] = [];
+  let start = 0;
+  for (const p of [...points, input.length]) {
+    out.push(input.slice(start, p) as T);
+    start = p;
+  }
+  return out;
+}
+
+function randomPoints(length: number, rng: () => number): number[] {
+  const count = 1 + Math.floor(rng() * Math.min(length, 12));
+  const points = new Set<number>();
+  for (let i = 0; i < count; i++) points.add(Math.floor(rng() * (length + 1)));
+  return [...points].sort((a, b) => a - b);
+}
+
+const FIXTURES = join(__dirname, 'fixtures');
+const fixtureNames = readdirSync(FIXTURES)
+  .filter((name) => name.startsWith('parser-') && name.endsWith('.txt'))
+  .map((name) => name.slice(0, -4))
+  .sort();
+
+describe('fixtures: identical results however the stream is cut', () => {
+  test('the fixtures are there', () => assert.ok(fixtureNames.length >= 14, `found ${fixtureNames.join(', ')}`));
+
+  for (const name of fixtureNames) {
+    const raw = readFileSync(join(FIXTURES, `${name}.txt`));
+    const spec = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as Partial<Result> & {
+      events: ServerSentEvent[];
+    };
+    const expected: Result = {
+      events: spec.events,
+      comments: spec.comments ?? [],
+      retries: spec.retries ?? [],
+      lastEventId: spec.lastEventId ?? '',
+    };
+
+    describe(name, () => {
+      for (const bom of [false, true]) {
+        const bytes = bom ? concat(BOM_BYTES, raw) : new Uint8Array(raw);
+        const text = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true }).decode(bytes);
+        const label = bom ? ' (leading BOM)' : '';
+
+        test(`whole, as bytes and as text${label}`, () => {
+          assert.deepEqual(run([bytes]), expected);
+          assert.deepEqual(run([text]), expected);
+          assert.deepEqual(parse(bytes).events, expected.events);
+        });
+
+        test(`byte by byte, and char by char${label}`, () => {
+          assert.deepEqual(run(Array.from(bytes, (b) => Uint8Array.of(b))), expected);
+          assert.deepEqual(run(text.split('')), expected);
+        });
+
+        test(`split once at every byte${label}`, () => {
+          for (let i = 0; i <= bytes.length; i++) assert.deepEqual(run(splitAt(bytes, [i])), expected, `split at ${i}`);
+        });
+
+        test(`seeded random splits, bytes and text${label}`, () => {
+          for (let seed = 1; seed <= 50; seed++) {
+            const rng = mulberry32(seed);
+            const points = randomPoints(bytes.length, rng);
+            assert.deepEqual(run(splitAt(bytes, points)), expected, `bytes, seed ${seed}: ${points}`);
+            const textPoints = randomPoints(text.length, rng);
+            assert.deepEqual(run(splitAt(text, textPoints)), expected, `text, seed ${seed}: ${textPoints}`);
+          }
+        });
+      }
+    });
+  }
+});
+
+describe('line ends: CRLF, LF and CR', () => {
+  test('each ends a line', () => {
+    assert.deepEqual(events('data: a\ndata: b\n\n'), [ev('a\nb')]);
+    assert.deepEqual(events('data: a\r\ndata: b\r\n\r\n'), [ev('a\nb')]);
+    assert.deepEqual(events('data: a\rdata: b\r\r'), [ev('a\nb')]);
+  });
+  test('LF then CR is two line ends, CR then LF is one', () => {
+    assert.deepEqual(events('data: a\n\rdata: b\n\n'), [ev('a'), ev('b')]);
+    assert.deepEqual(events('data: a\r\ndata: b\n\n'), [ev('a\nb')]);
+  });
+  test('a CR at the end of a chunk and an LF at the start of the next are one line end', () => {
+    assert.deepEqual(events('data: a\r', '\ndata: b\r', '\n\r', '\n'), [ev('a\nb')]);
+    assert.deepEqual(events(utf8('data: a\r'), utf8('\ndata: b\r\n'), utf8('\r'), utf8('\n')), [ev('a\nb')]);
+  });
+  test('that CR still ends the line at once: the event is dispatched before more bytes arrive', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e) });
+    parser.feed('data: a\r\r');
+    assert.deepEqual(seen, [ev('a')]);
+    parser.feed('\n');
+    parser.feed('data: b\r');
+    parser.feed('');
+    parser.feed(new Uint8Array(0));
+    parser.feed('\n\n');
+    assert.deepEqual(seen, [ev('a'), ev('b')]);
+  });
+  test('a CR followed by a chunk that is not an LF: the next line starts there', () => {
+    assert.deepEqual(events('data: a\r', 'data: b\r', '\r'), [ev('a\nb')]);
+  });
+});
+
+describe('BOM: exactly one, and only at the very start of the stream', () => {
+  test('one leading BOM is dropped, in text and in bytes', () => {
+    assert.deepEqual(events('\uFEFFdata: a\n\n'), [ev('a')]);
+    assert.deepEqual(events(concat(BOM_BYTES, utf8('data: a\n\n'))), [ev('a')]);
+  });
+  test('a BOM split across byte chunks, or alone in a chunk', () => {
+    assert.deepEqual(events(Uint8Array.of(0xef), Uint8Array.of(0xbb), Uint8Array.of(0xbf), utf8('data: a\n\n')), [ev('a')]);
+    assert.deepEqual(events('\uFEFF', 'data: a\n\n'), [ev('a')]);
+    assert.deepEqual(events('', '\uFEFF', 'data: a\n\n'), [ev('a')]);
+  });
+  test('a second BOM is part of the first field name (an unknown field)', () => {
+    assert.deepEqual(events('\uFEFF\uFEFFdata: a\n\n'), []);
+    assert.deepEqual(events('\uFEFF', '\uFEFFdata: a\n\n'), []);
+    assert.deepEqual(events(concat(BOM_BYTES, concat(BOM_BYTES, utf8('data: a\n\n')))), []);
+  });
+  test('a BOM after the start is not dropped', () => {
+    assert.deepEqual(events('data: a\n\n\uFEFFdata: b\n\ndata: c\n\n'), [ev('a'), ev('c')]);
+    assert.deepEqual(events('data: a\n\n', '\uFEFFdata: b\n\n'), [ev('a')]);
+    assert.deepEqual(events('data: \uFEFFx\n\n'), [ev('\uFEFFx')]);
+  });
+  test('after end() or reset() a new stream may start with a BOM again', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e) });
+    parser.feed('\uFEFFdata: a\n\n');
+    parser.end();
+    parser.feed('\uFEFFdata: b\n\n');
+    parser.reset();
+    parser.feed(concat(BOM_BYTES, utf8('data: c\n\n')));
+    assert.deepEqual(seen, [ev('a'), ev('b'), ev('c')]);
+  });
+});
+
+describe('UTF-8 decoding', () => {
+  const text = 'data: é€😀中\n\n';
+  const bytes = utf8(text);
+  test('a multi-byte character split across chunks, at every point', () => {
+    for (let i = 0; i <= bytes.length; i++) {
+      for (let j = i; j <= bytes.length; j++) {
+        assert.deepEqual(events(...splitAt(bytes, [i, j])), [ev('é€😀中')], `split at ${i}, ${j}`);
+      }
+    }
+  });
+  test('invalid bytes become U+FFFD; a truncated character at the end is discarded with its event', () => {
+    assert.deepEqual(events(Uint8Array.of(0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a)), [ev('\uFFFD')]);
+    assert.deepEqual(run([utf8('data: a\n\ndata: '), Uint8Array.of(0xf0, 0x9f)]).events, [ev('a')]);
+  });
+  test('end() drops a truncated character: it does not spoil the first line of the next stream', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e) });
+    parser.feed(Uint8Array.of(0xf0, 0x9f));
+    parser.end();
+    parser.feed(utf8('data: a\n\n'));
+    assert.deepEqual(seen, [ev('a')]);
+  });
+  test('bytes and strings may be mixed; bytes left over before a string are flushed as U+FFFD', () => {
+    assert.deepEqual(events(utf8('data: a'), 'b', utf8('c\n\n')), [ev('abc')]);
+    assert.deepEqual(events(Uint8Array.of(0x64, 0x61, 0x74, 0x61, 0x3a, 0xe2, 0x82), '\n\n'), [ev('\uFFFD')]);
+  });
+});
+
+describe('fields', () => {
+  test('a line without a colon is a field name with an empty value', () => {
+    assert.deepEqual(events('data\n\n'), [ev('')]);
+    assert.deepEqual(events('data\ndata\n\n'), [ev('\n')]);
+    assert.deepEqual(events('event: x\nevent\ndata: a\n\n'), [ev('a')]);
+  });
+  test('exactly one leading space is removed from the value', () => {
+    assert.deepEqual(events('data:a\n\n'), [ev('a')]);
+    assert.deepEqual(events('data: a\n\n'), [ev('a')]);
+    assert.deepEqual(events('data:  a\n\n'), [ev(' a')]);
+    assert.deepEqual(events('data:\ta\n\n'), [ev('\ta')]);
+    assert.deepEqual(events('data: a \n\n'), [ev('a ')]);
+    assert.deepEqual(events('event:  t\ndata: a\n\n'), [ev('a', ' t')]);
+  });
+  test('the value runs from the first colon to the end of the line', () => {
+    assert.deepEqual(events('data: a: b:c\n\n'), [ev('a: b:c')]);
+    assert.deepEqual(events('data::\n\n'), [ev(':')]);
+  });
+  test('field names are case-sensitive and exact; unknown fields are ignored', () => {
+    assert.deepEqual(events('Data: a\nDATA: b\n data: c\ndata : d\ndatum: e\n\n'), []);
+    assert.deepEqual(events('foo: bar\ndata: a\nbaz\nqux:\n\n'), [ev('a')]);
+  });
+  test('data lines are joined with LF; data: alone dispatches the empty string', () => {
+    assert.deepEqual(events('data: a\ndata:\ndata: b\n\n'), [ev('a\n\nb')]);
+    assert.deepEqual(events('data:\n\n'), [ev('')]);
+    assert.deepEqual(events('data: \n\n'), [ev('')]);
+    assert.deepEqual(events('data:\ndata:\n\n'), [ev('\n')]);
+  });
+  test('NUL and other characters in data are kept', () => {
+    assert.deepEqual(events('data: a\0b\u2028c\u0085\n\n'), [ev('a\0b\u2028c\u0085')]);
+  });
+});
+
+describe('event type', () => {
+  test('defaults to message, is set by event, and is reset after each dispatch', () => {
+    assert.deepEqual(events('data: a\n\nevent: t\ndata: b\n\ndata: c\n\n'), [ev('a'), ev('b', 't'), ev('c')]);
+  });
+  test('an empty event value means message; the last event field wins', () => {
+    assert.deepEqual(events('event:\ndata: a\n\n'), [ev('a')]);
+    assert.deepEqual(events('event: x\nevent: y\ndata: a\n\n'), [ev('a', 'y')]);
+  });
+  test('a type without data is reset with the empty event, not carried to the next', () => {
+    assert.deepEqual(events('event: lost\n\ndata: a\n\n'), [ev('a')]);
+  });
+});
+
+describe('comments', () => {
+  test('text after the colon, one leading space removed', () => {
+    assert.deepEqual(run([': a\n:b\n:  c\n:\n: \n: d: e\n']).comments, ['a', 'b', ' c', '', '', 'd: e']);
+  });
+  test('comments never dispatch, and do not break an event in progress', () => {
+    const result = run([': x\n\ndata: a\n: y\ndata: b\n\n']);
+    assert.deepEqual(result.events, [ev('a\nb')]);
+    assert.deepEqual(result.comments, ['x', 'y']);
+  });
+  test('without onComment they are skipped', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e) });
+    parser.feed(':ok\n\ndata: a\n\n');
+    assert.deepEqual(seen, [ev('a')]);
+  });
+});
+
+describe('id and lastEventId', () => {
+  test('persists across events until the server sends another', () => {
+    assert.deepEqual(events('id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\n'), [ev('a', 'message', '1'), ev('b', 'message', '1'), ev('c', 'message', '2')]);
+  });
+  test('an id with U+0000 is ignored as a whole', () => {
+    const result = run(['id: 1\n\nid: a\0b\ndata: x\n\nid: \0\n\n']);
+    assert.deepEqual(result.events, [ev('x', 'message', '1')]);
+    assert.equal(result.lastEventId, '1');
+  });
+  test('an event with only an id updates lastEventId without dispatching', () => {
+    const result = run(['id: 7\n\n']);
+    assert.deepEqual(result.events, []);
+    assert.equal(result.lastEventId, '7');
+    assert.deepEqual(events('id: 7\n\ndata: a\n\n'), [ev('a', 'message', '7')]);
+  });
+  test('an empty id (with or without colon) resets it to empty', () => {
+    assert.deepEqual(events('id: 1\ndata: a\n\nid:\ndata: b\n\n'), [ev('a', 'message', '1'), ev('b')]);
+    assert.deepEqual(events('id: 1\ndata: a\n\nid\ndata: b\n\n'), [ev('a', 'message', '1'), ev('b')]);
+    assert.equal(run(['id: 1\n\nid: \n\n']).lastEventId, '');
+  });
+  test('the id is taken at the blank line, where it appears in the event does not matter', () => {
+    assert.deepEqual(events('data: a\nid: 5\n\n'), [ev('a', 'message', '5')]);
+  });
+  test('lastEventId on the parser follows dispatches, not the buffer', () => {
+    const parser = createParser({ onEvent: () => {} });
+    parser.feed('id: 1\n\nid: 2\n');
+    assert.equal(parser.lastEventId, '1');
+    parser.feed('\n');
+    assert.equal(parser.lastEventId, '2');
+  });
+  test('an unterminated event does not set lastEventId; end() keeps it, reset() clears it', () => {
+    const parser = createParser({ onEvent: () => {} });
+    parser.feed('id: 1\n\nid: 2\ndata: x\n');
+    parser.end();
+    assert.equal(parser.lastEventId, '1');
+    // The next stream (a reconnection) starts from the last dispatched id.
+    const seen: ServerSentEvent[] = [];
+    const next = createParser({ onEvent: (e) => seen.push(e) });
+    next.feed('id: 1\n\nid: 2\ndata: x\n');
+    next.end();
+    next.feed('data: y\n\n');
+    assert.deepEqual(seen, [ev('y', 'message', '1')]);
+    next.reset();
+    assert.equal(next.lastEventId, '');
+    next.feed('data: z\n\n');
+    assert.deepEqual(seen.at(-1), ev('z'));
+  });
+});
+
+describe('retry', () => {
+  test('ASCII digits only, as a base-ten integer', () => {
+    assert.deepEqual(run(['retry: 1000\nretry:0\nretry: 007\n']).retries, [1000, 0, 7]);
+  });
+  test('anything else is ignored', () => {
+    const bad = ['1a', 'a1', '-1', '+1', '1.5', ' 5', '5 ', '', '\u0661', '0x10', '1e3', 'Infinity'];
+    assert.deepEqual(run(bad.map((v) => `retry: ${v}\n`)).retries, []);
+    assert.deepEqual(run(['retry\nretry:\n']).retries, []);
+  });
+  test('retry does not dispatch and does not disturb the event', () => {
+    const result = run(['data: a\nretry: 5\n\nretry: 6\n\n']);
+    assert.deepEqual(result.events, [ev('a')]);
+    assert.deepEqual(result.retries, [5, 6]);
+  });
+});
+
+describe('dispatch', () => {
+  test('empty lines without data dispatch nothing', () => {
+    assert.deepEqual(events('\n\n\r\n\r\r'), []);
+    assert.deepEqual(events('event: x\nid: 1\nretry: 5\n: c\n\n'), []);
+  });
+  test('exactly one trailing LF is removed from the data', () => {
+    assert.deepEqual(events('data: a\ndata:\n\n'), [ev('a\n')]);
+  });
+  test('an event not terminated by a blank line when the stream ends is discarded', () => {
+    assert.deepEqual(events('data: a\n\ndata: b\n'), [ev('a')]);
+    assert.deepEqual(events('data: a\n\ndata: b'), [ev('a')]);
+    assert.deepEqual(events('data: a\n\ndata: b\r'), [ev('a')]);
+    assert.deepEqual(parse('data: a\n\nevent: x\ndata: b\n').events, [ev('a')]);
+  });
+  test('end() discards the pending event: the next stream does not continue it', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e) });
+    parser.feed('event: x\ndata: a\ndata: b');
+    parser.end();
+    parser.feed('\n\ndata: c\n\n');
+    assert.deepEqual(seen, [ev('c')]);
+  });
+  test('events are plain objects with exactly type, data, lastEventId', () => {
+    const [event] = events('id: 1\nevent: t\ndata: d\n\n');
+    assert.deepEqual(Object.keys(event!), ['type', 'data', 'lastEventId']);
+  });
+  test('a callback that throws: the error reaches the caller, the parser stays usable', () => {
+    let n = 0;
+    const seen: string[] = [];
+    const parser = createParser({
+      onEvent: (e) => {
+        if (n++ === 0) throw new Error('boom');
+        seen.push(e.data);
+      },
+    });
+    assert.throws(() => parser.feed('data: a\n\n'), /boom/);
+    parser.feed('data: b\n\n');
+    assert.deepEqual(seen, ['b']);
+  });
+});
+
+describe('parse()', () => {
+  test('returns events, the last retry, lastEventId and comments', () => {
+    assert.deepEqual(parse(':hi\nretry: 5\nid: 3\ndata: a\n\nretry: 9\ndata: b\n\n'), {
+      events: [ev('a', 'message', '3'), ev('b', 'message', '3')],
+      retry: 9,
+      lastEventId: '3',
+      comments: ['hi'],
+    });
+    assert.deepEqual(parse(''), { events: [], retry: undefined, lastEventId: '', comments: [] });
+  });
+  test('bytes', () => assert.deepEqual(parse(utf8('data: é\n\n')).events, [ev('é')]));
+  test('reads what serialize() writes', () => {
+    const wire = serialize({ comment: 'c', event: 'e', id: 9, retry: 100, data: 'x\r\ny' });
+    assert.deepEqual(parse(wire), { events: [ev('x\ny', 'e', '9')], retry: 100, lastEventId: '9', comments: ['c'] });
+  });
+});
+
+describe('maxLineLength', () => {
+  const isTooLong = (limit: number) => (err: unknown) => {
+    assert.ok(err instanceof SSEError);
+    assert.equal(err.code, ErrorCode.LINE_TOO_LONG);
+    assert.equal(err.code, 'ERR_SSE_LINE_TOO_LONG');
+    assert.match(err.message, new RegExp(`\\b${limit}\\b`));
+    assert.match(err.message, /maxLineLength/);
+    return true;
+  };
+  test('a line of exactly the limit is accepted, one more char throws', () => {
+    assert.deepEqual(run(['data: 1234\n\n'], { maxLineLength: 10 }).events, [ev('1234')]);
+    assert.deepEqual(run(['data: 1234\r\n\r\n'], { maxLineLength: 10 }).events, [ev('1234')]);
+    assert.throws(() => run(['data: 12345\n\n'], { maxLineLength: 10 }), isTooLong(10));
+    assert.throws(() => run(['data: 12345\r\n'], { maxLineLength: 10 }), isTooLong(10));
+  });
+  test('checked while the line is still incomplete: memory stays bounded', () => {
+    const parser = createParser({ onEvent: () => {}, maxLineLength: 10 });
+    parser.feed('data: 1234');
+    assert.throws(() => parser.feed('5'), isTooLong(10));
+    const bytewise = createParser({ onEvent: () => {}, maxLineLength: 10 });
+    const bytes = utf8('data: 12345');
+    for (let i = 0; i < 10; i++) bytewise.feed(bytes.subarray(i, i + 1));
+    assert.throws(() => bytewise.feed(bytes.subarray(10)), isTooLong(10));
+    const whole = createParser({ onEvent: () => {}, maxLineLength: 10 });
+    assert.throws(() => whole.feed('data: a\n\ndata: 12345'), isTooLong(10));
+  });
+  test('events before the long line are delivered; afterwards feed() throws until end() or reset()', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e), maxLineLength: 10 });
+    assert.throws(() => parser.feed('data: a\n\ndata: 0123456789\n\n'), isTooLong(10));
+    assert.deepEqual(seen, [ev('a')]);
+    assert.throws(() => parser.feed('data: b\n\n'), (err: unknown) => err instanceof SSEError && err.code === ErrorCode.LINE_TOO_LONG);
+    parser.reset();
+    parser.feed('data: b\n\n');
+    assert.deepEqual(seen, [ev('a'), ev('b')]);
+  });
+  test('the default is 1 MiB characters; 0 means no limit', () => {
+    const big = 'x'.repeat(1_048_576 - 6);
+    assert.equal(parse(`data: ${big}\n\n`).events[0]!.data.length, big.length);
+    assert.throws(() => parse(`data: ${big}x\n\n`), isTooLong(1_048_576));
+    const huge = 'y'.repeat(3_000_000);
+    assert.equal(parse(`data: ${huge}\n\n`, { maxLineLength: 0 }).events[0]!.data, huge);
+  });
+  test('a long line in many small chunks is linear, not quadratic', () => {
+    const parser = createParser({ onEvent: () => {}, maxLineLength: 0 });
+    const chunk = 'z'.repeat(16);
+    const start = performance.now();
+    parser.feed('data: ');
+    for (let i = 0; i < 200_000; i++) parser.feed(chunk);
+    parser.feed('\n\n');
+    assert.ok(performance.now() - start < 2000);
+  });
+});
+
+describe('option validation at createParser', () => {
+  const invalid = (ctor: typeof SSETypeError | typeof SSERangeError, pattern: RegExp) => (err: unknown) => {
+    assert.ok(err instanceof ctor, `expected ${ctor.name}, got ${String(err)}`);
+    assert.equal(err.code, ErrorCode.INVALID_OPTION);
+    assert.equal(err.code, 'ERR_SSE_INVALID_OPTION');
+    assert.match(err.message, pattern);
+    return true;
+  };
+  const create = (options: unknown) => () => createParser(options as ParserOptions);
+  test('options must be an object', () => {
+    assert.throws(create(undefined), invalid(SSETypeError, /options must be an object/));
+    assert.throws(create(null), invalid(SSETypeError, /options must be an object/));
+    assert.throws(create(() => {}), invalid(SSETypeError, /Did you mean createParser\(\{ onEvent: fn \}\)/));
+  });
+  test('onEvent must be a function; onRetry and onComment functions when given', () => {
+    assert.throws(create({}), invalid(SSETypeError, /onEvent must be a function/));
+    assert.throws(create({ onEvent: 'x' }), invalid(SSETypeError, /onEvent must be a function; got "x"/));
+    assert.throws(create({ onEvent() {}, onRetry: 1 }), invalid(SSETypeError, /onRetry must be a function or undefined/));
+    assert.throws(create({ onEvent() {}, onComment: {} }), invalid(SSETypeError, /onComment/));
+    assert.doesNotThrow(create({ onEvent() {}, onRetry: undefined, onComment: undefined }));
+  });
+  test('maxLineLength must be a non-negative integer', () => {
+    for (const bad of [-1, 1.5, NaN, Infinity, -Infinity, 2 ** 53]) {
+      assert.throws(create({ onEvent() {}, maxLineLength: bad }), invalid(SSERangeError, /maxLineLength must be a non-negative integer \(0 = no limit\)/));
+    }
+    for (const bad of ['10', null, 10n, {}]) {
+      assert.throws(create({ onEvent() {}, maxLineLength: bad }), invalid(SSETypeError, /maxLineLength/));
+    }
+    assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 0 }));
+    assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 1 }));
+  });
+  test('SSEParser validates the same way', () => {
+    assert.throws(() => new SSEParser({ maxLineLength: -5 }), invalid(SSERangeError, /SSEParser: maxLineLength/));
+    assert.throws(() => new SSEParser(null as never), invalid(SSETypeError, /SSEParser: options must be an object/));
+  });
+});
+
+describe('SSEParser (Transform)', () => {
+  async function collect(parser: SSEParser) {
+    const got: Result = { events: [], comments: [], retries: [], lastEventId: '' };
+    parser.on('data', (e: ServerSentEvent) => got.events.push(e));
+    parser.on('comment', (text: string) => got.comments.push(text));
+    parser.on('retry', (ms: number) => got.retries.push(ms));
+    await once(parser, 'end');
+    got.lastEventId = parser.lastEventId;
+    return got;
+  }
+
+  test('bytes in, ServerSentEvent objects out, with retry and comment events', async () => {
+    const wire = utf8(':ok\n\nretry: 3000\nid: 1\nevent: greet\ndata: héllo\r\ndata: 😀\r\n\r\ndata: two\n\ndata: cut');
+    const chunks = splitAt(wire, [1, 5, 17, 30, 31, 45, 46, 47]).map((c) => Buffer.from(c));
+    const parser = new SSEParser();
+    const done = collect(parser);
+    Readable.from(chunks).pipe(parser);
+    assert.deepEqual(await done, {
+      events: [ev('héllo\n😀', 'greet', '1'), ev('two', 'message', '1')],
+      comments: ['ok'],
+      retries: [3000],
+      lastEventId: '1',
+    });
+  });
+
+  test('strings, in any encoding the writer names', async () => {
+    const parser = new SSEParser();
+    const done = collect(parser);
+    parser.write('data: a\n');
+    parser.write(Buffer.from('data: b\n\n').toString('hex'), 'hex');
+    parser.end(Buffer.from('data: ü\n\n').toString('base64'), 'base64');
+    assert.deepEqual((await done).events, [ev('a\nb'), ev('ü')]);
+  });
+
+  test('a line longer than maxLineLength errors the stream with that SSEError', async () => {
+    const parser = new SSEParser({ maxLineLength: 8 });
+    const seen: ServerSentEvent[] = [];
+    parser.on('data', (e: ServerSentEvent) => seen.push(e));
+    const failed = once(parser, 'error');
+    parser.write('data: a\n\ndata: 123456789\n\n');
+    const [err] = (await failed) as [SSEError];
+    assert.ok(err instanceof SSEError);
+    assert.equal(err.code, ErrorCode.LINE_TOO_LONG);
+    assert.deepEqual(seen, [ev('a')]);
+  });
+
+  test('reads a real HTTP response: res.pipe(new SSEParser())', async () => {
+    const messages = [{ comment: 'hi' }, { id: 1, data: { n: 1 } }, { event: 'tick', data: 'line 1\nline 2' }, { id: '', data: '' }];
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const m of messages) {
+        const bytes = Buffer.from(serialize(m));
+        // Cut inside the event so that the client gets lines across chunks.
+        res.write(bytes.subarray(0, 3));
+        res.write(bytes.subarray(3));
+      }
+      res.end();
+    });
+    server.listen(0);
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const req = get(`http://127.0.0.1:${port}/`);
+      const [res] = (await once(req, 'response')) as [IncomingMessage];
+      const got = await collect(res.pipe(new SSEParser()));
+      assert.deepEqual(got, {
+        events: [ev('{"n":1}', 'message', '1'), ev('line 1\nline 2', 'tick', '1'), ev('', 'message', '')],
+        comments: ['hi'],
+        retries: [],
+        lastEventId: '',
+      });
+    } finally {
+      server.close();
+    }
+  });
+});
