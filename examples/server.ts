@@ -1,0 +1,233 @@
+/**
+ * The demo: the seed article's scenarios on one raw node:http server.
+ *
+ *   npm start                      # http://localhost:8080 (binds 127.0.0.1:8080)
+ *   PORT=3000 HOST=0.0.0.0 npm start
+ *   ALLOWED_ORIGINS=http://localhost:5173,http://127.0.0.1:5173 npm start
+ *
+ * Routes:
+ *   GET  /                the page (examples/index.html): an EventSource, live
+ *   GET  /sse?client=ID   Date.now() every 100 ms, ids 1, 2, 3... and types event1/event2
+ *                         alternating; resumes after Last-Event-ID on reconnect
+ *   OPTIONS /sse          CORS preflight (a cross-origin reconnect may send one)
+ *   POST /close?client=ID the server ends that client's stream and answers its next
+ *                         reconnect with 204, so the browser stops (readyState CLOSED)
+ *
+ * Importable: `createDemoServer()` returns a server that is not listening;
+ * `shutdown(server)` is what SIGTERM/SIGINT do.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { SSEStream, corsHeaders, endAll, noContent, preflight, type CorsOptions, type SSEMessage } from '../lib/index.ts';
+
+export interface DemoOptions {
+  /** Milliseconds between two events. @defaultValue 100 */
+  intervalMs?: number;
+  /** Heartbeat comment interval (ms) of each stream; `0` turns it off. @defaultValue 15000 */
+  heartbeat?: number;
+  /** Reconnection delay (ms) sent to browsers after the preamble. @defaultValue 1000 */
+  retry?: number;
+  /**
+   * Origins allowed to read `/sse` cross-origin with cookies. Default: `ALLOWED_ORIGINS`
+   * (comma-separated) if set, else the server's own origins
+   * (`http://localhost:<port>` and `http://127.0.0.1:<port>`).
+   */
+  allowedOrigins?: readonly string[];
+  /** How long (ms) a "server closes" mark waits for the client's reconnect. @defaultValue 30000 */
+  closeMarkTtl?: number;
+}
+
+/** The event for clock tick `n` (1, 2, 3, ...). The id is the tick, so a reconnect resumes after it. */
+export function tick(n: number): SSEMessage {
+  return { id: n, event: n % 2 === 1 ? 'event1' : 'event2', data: String(Date.now()) };
+}
+
+const PAGE = readFileSync(join(__dirname, 'index.html'), 'utf8');
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_CLOSE_MARKS = 10_000;
+
+/**
+ * Each connected client has its own clock, starting after its `Last-Event-ID`.
+ * Everything that touches a stream is in `Client`, so a shared clock (one
+ * timer writing to a broadcast channel with replay) can later replace `start()`.
+ */
+class Client {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly stream: SSEStream,
+    readonly res: http.ServerResponse,
+  ) {}
+
+  start(intervalMs: number): void {
+    let n = resumePoint(this.stream.lastEventId);
+    this.timer = setInterval(() => this.stream.write(tick(++n)), intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+interface DemoState {
+  /** Open streams by client id (a page opened twice with the same ?client= has two). */
+  clients: Map<string, Set<Client>>;
+  closing: boolean;
+}
+
+/** Per server, for shutdown(). */
+const states = new WeakMap<http.Server, DemoState>();
+
+/** The tick to continue after: the client's Last-Event-ID if it is one of ours, else 0. */
+function resumePoint(lastEventId: string | undefined): number {
+  if (lastEventId === undefined || !/^[0-9]{1,15}$/.test(lastEventId)) return 0;
+  return Number(lastEventId);
+}
+
+export function createDemoServer(options: DemoOptions = {}): http.Server {
+  const intervalMs = options.intervalMs ?? 100;
+  const heartbeat = options.heartbeat ?? 15_000;
+  const retry = options.retry ?? 1000;
+  const closeMarkTtl = options.closeMarkTtl ?? 30_000;
+  const fromEnv = process.env.ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
+  const configured = options.allowedOrigins ?? (fromEnv?.length ? fromEnv : undefined);
+
+  const state: DemoState = { clients: new Map(), closing: false };
+  const clients = state.clients;
+  // Clients the server closed on purpose: that many of their next reconnects get a 204.
+  const closeMarks = new Map<string, { remaining: number; timer: NodeJS.Timeout }>();
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://demo.invalid');
+    const cors: CorsOptions = { origin: allowedOrigins(), credentials: true };
+    if (state.closing) {
+      res.setHeader('connection', 'close');
+      return text(res, 503, 'shutting down\n');
+    }
+
+    if (url.pathname === '/' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(PAGE);
+      return;
+    }
+    if (url.pathname === '/sse') {
+      if (preflight(req, res, cors)) return;
+      const id = url.searchParams.get('client') ?? '';
+      if (req.method !== 'GET' || !CLIENT_ID.test(id)) return text(res, 400, 'GET /sse?client=<1-64 of A-Z a-z 0-9 _ ->\n');
+      const mark = closeMarks.get(id);
+      if (mark !== undefined) {
+        // §6: the reconnect after the server ended the stream: 204 stops it for good.
+        if (--mark.remaining === 0) {
+          clearTimeout(mark.timer);
+          closeMarks.delete(id);
+        }
+        noContent(res);
+        return;
+      }
+      const stream = new SSEStream(req, { heartbeat, retry, cors });
+      const client = new Client(id, stream, res);
+      const group = clients.get(id) ?? new Set<Client>();
+      clients.set(id, group.add(client));
+      const forget = (): void => {
+        client.stop();
+        group.delete(client);
+        if (group.size === 0 && clients.get(id) === group) clients.delete(id);
+      };
+      // §5: the client left (es.close(), tab closed). Not emitted when the server ends the stream.
+      stream.on('disconnect', forget);
+      stream.on('close', forget);
+      stream.pipe(res);
+      client.start(intervalMs);
+      return;
+    }
+    if (url.pathname === '/close' && req.method === 'POST') {
+      // A cross-origin page (see ?server= in index.html) must be able to read the answer.
+      const allow = corsHeaders(cors, req.headers);
+      const id = url.searchParams.get('client') ?? '';
+      const group = clients.get(id);
+      if (group === undefined) return text(res, 404, `no open stream for client ${JSON.stringify(id)}\n`, allow);
+      if (closeMarks.size >= MAX_CLOSE_MARKS) return text(res, 503, 'too many pending closes\n', allow);
+      const previous = closeMarks.get(id);
+      if (previous !== undefined) clearTimeout(previous.timer);
+      closeMarks.set(id, {
+        remaining: (previous?.remaining ?? 0) + group.size,
+        timer: setTimeout(() => closeMarks.delete(id), closeMarkTtl).unref(),
+      });
+      clients.delete(id);
+      for (const client of group) {
+        client.stop();
+        client.stream.end(); // the browser sees the end and reconnects after `retry` ms
+      }
+      text(res, 202, 'closing\n', allow);
+      return;
+    }
+    text(res, 404, 'not found\n');
+  });
+
+  function allowedOrigins(): readonly string[] {
+    if (configured !== undefined) return configured;
+    const address = server.address() as AddressInfo | null;
+    const port = address?.port ?? 0;
+    return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  }
+
+  states.set(server, state);
+  return server;
+}
+
+function text(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
+  res.end(body);
+}
+
+/**
+ * Graceful shutdown, as on SIGTERM: stop accepting connections, end every open
+ * event stream with `endAll()` (browsers then try to reconnect and find nothing
+ * listening), and resolve once every connection is closed; after `graceMs` the
+ * rest are cut. `endAll()` ends every SSEStream of the process, not only this server's.
+ */
+export function shutdown(server: http.Server, graceMs = 5000): Promise<void> {
+  const state = states.get(server);
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs).unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    if (state !== undefined) {
+      state.closing = true;
+      for (const client of [...state.clients.values()].flatMap((group) => [...group])) {
+        client.stop();
+        // An ended stream leaves an idle keep-alive socket that close() would wait
+        // out (keepAliveTimeout, 5 s): close it once the response is finished.
+        client.res.once('finish', () => client.res.socket?.end());
+      }
+    }
+    endAll();
+    server.closeIdleConnections();
+  });
+}
+
+if (require.main === module) {
+  const port = Number(process.env.PORT ?? 8080);
+  const host = process.env.HOST ?? '127.0.0.1';
+  const server = createDemoServer();
+  server.listen(port, host, () => {
+    const { port: actual } = server.address() as AddressInfo;
+    const shown = host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    console.log(`ssepipe demo: http://${shown}:${actual}/  (listening on ${host}:${actual})`);
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1); // a second Ctrl-C: stop now
+    stopping = true;
+    console.log(`${signal}: ending open streams, closing the server`);
+    shutdown(server).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

@@ -1,0 +1,569 @@
+/**
+ * The seed article's scenarios in a real browser: one headless Chromium per
+ * file, launched on a "runner" page of this test's own server. The runner
+ * long-polls `/next` for a scenario (browser code sent by the test), runs it and
+ * POSTs the outcome to `/result`; each node:test subtest sends one scenario and
+ * checks both what the browser reported and what the servers saw.
+ *
+ * Origins: the runner page is PAGE (127.0.0.1:p1); API (127.0.0.1:p2) is a second
+ * server for cross-origin scenarios. Same host, so a cookie set on the page is
+ * sent to API by a credentialed request (cookies are per host, not per port).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { SSEStream, noContent, preflight, type CorsOptions, type SSEError } from '../lib/index.ts';
+import { createDemoServer } from '../examples/server.ts';
+import {
+  closeServer,
+  deferred,
+  findChromium,
+  launchChromium,
+  listen,
+  requireBinary,
+  within,
+  type Browser,
+} from './support/realworld.ts';
+
+const CHROMIUM = findChromium();
+const SCENARIO_MS = 10_000;
+const LAUNCH_MS = 20_000;
+
+// ---------------------------------------------------------------------------
+// Servers that record what they saw
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  status?: number;
+  /** The headers passed to writeHead (lower-cased names), i.e. what went on the wire. */
+  responseHeaders: Record<string, string>;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, seen: Seen) => void;
+
+interface RecordingServer {
+  server: http.Server;
+  origin: string;
+  log: Seen[];
+  routes: Map<string, Handler>;
+  /** Requests to `path`, in arrival order. */
+  seen(path: string): Seen[];
+}
+
+function recordingServer(fallback?: Handler): RecordingServer {
+  const log: Seen[] = [];
+  const routes = new Map<string, Handler>();
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const seen: Seen = { method: req.method ?? '', path, headers: req.headers, responseHeaders: {} };
+    log.push(seen);
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: http.ServerResponse, status: number, ...rest: unknown[]) {
+      seen.status = status;
+      const headers = rest.find((h) => h !== null && typeof h === 'object' && !Array.isArray(h)) as
+        | Record<string, string>
+        | undefined;
+      for (const [k, v] of Object.entries(headers ?? {})) seen.responseHeaders[k.toLowerCase()] = String(v);
+      return (writeHead as (...a: unknown[]) => http.ServerResponse).call(this, status, ...rest);
+    } as typeof res.writeHead;
+    const route = routes.get(path) ?? fallback;
+    if (route) return route(req, res, seen);
+    res.writeHead(404).end();
+  });
+  const rs: RecordingServer = {
+    server,
+    origin: '',
+    log,
+    routes,
+    seen: (path) => log.filter((s) => s.path === path),
+  };
+  return rs;
+}
+
+// ---------------------------------------------------------------------------
+// The runner page: fetch a scenario, run it, post the result; repeat.
+
+const RUNNER = `<!doctype html><meta charset="utf-8"><title>runner</title><body><script>
+'use strict';
+const ctx = {
+  timeout(promise, ms, what) {
+    let t;
+    return Promise.race([promise, new Promise((_, rej) => { t = setTimeout(() => rej(new Error('browser timed out: ' + what)), ms); })])
+      .finally(() => clearTimeout(t));
+  },
+  // Bounded polling, for DOM state inside an iframe (its page has no hooks for us).
+  async until(fn, ms, what) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = fn();
+      if (v) return v;
+      if (Date.now() > end) throw new Error('browser gave up waiting for: ' + what);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  },
+};
+(async () => {
+  for (let i = 0; i < 100; i++) {
+    const cmd = await (await fetch('/next', { cache: 'no-store' })).json();
+    let result;
+    try {
+      const run = new Function('ctx', 'args', '"use strict"; return (async () => {\\n' + cmd.code + '\\n})();');
+      result = { id: cmd.id, ok: true, value: await run(ctx, cmd.args) };
+    } catch (err) {
+      result = { id: cmd.id, ok: false, error: String((err && err.stack) || err) };
+    }
+    await fetch('/result', { method: 'POST', body: JSON.stringify(result) });
+  }
+})();
+</script>`;
+
+// ---------------------------------------------------------------------------
+
+describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM, 'set CHROMIUM_BIN or apt-get install chromium'), () => {
+  // Paths without a route go to the demo proxy (below).
+  const page = recordingServer((req, res) => proxyDemo(req, res));
+  const api = recordingServer();
+  const demo = createDemoServer({ intervalMs: 50, retry: 100, heartbeat: 0 });
+  let demoPort = 0;
+  // A second demo that allows the runner's origin: its page at PAGE/demo/?server=<it> streams cross-origin.
+  let crossDemo: http.Server | undefined;
+  let crossDemoOrigin = '';
+  let browser: Browser | undefined;
+
+  // The scenario queue between the tests and the runner page.
+  let nextId = 0;
+  let pendingPoll: http.ServerResponse | null = null;
+  const queue: { id: number; code: string; args: unknown }[] = [];
+  const results = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+  const runnerUp = deferred();
+  let browserGone: Error | null = null;
+
+  function dispatch(): void {
+    if (pendingPoll === null || queue.length === 0) return;
+    const res = pendingPoll;
+    pendingPoll = null;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(queue.shift()));
+  }
+
+  /** Run `code` (an async function body with `ctx` and `args`) in the runner page; its return value comes back. */
+  async function inBrowser<T>(code: string, args: unknown = null, ms = SCENARIO_MS): Promise<T> {
+    if (browserGone !== null) throw browserGone; // fail fast instead of one timeout per scenario
+    const id = ++nextId;
+    const outcome = deferred<unknown>();
+    results.set(id, outcome);
+    queue.push({ id, code, args });
+    dispatch();
+    try {
+      return (await within(outcome.promise, ms, `the browser's result of scenario #${id}`)) as T;
+    } finally {
+      results.delete(id);
+    }
+  }
+
+  page.routes.set('/runner', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(RUNNER);
+  });
+  page.routes.set('/next', (req, res) => {
+    runnerUp.resolve();
+    pendingPoll = res;
+    req.socket.setTimeout(0);
+    dispatch();
+  });
+  page.routes.set('/result', (req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      res.writeHead(204).end();
+      const r = JSON.parse(body) as { id: number; ok: boolean; value?: unknown; error?: string };
+      const waiter = results.get(r.id);
+      if (waiter === undefined) return;
+      if (r.ok) waiter.resolve(r.value);
+      else waiter.reject(new Error(`scenario failed in the browser: ${r.error}`));
+    });
+  });
+  // /demo/* is the demo server behind a tiny reverse proxy, so that the demo page
+  // is same-origin with the runner and its DOM can be read from an iframe.
+  const proxyDemo = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (!(req.url ?? '').startsWith('/demo/')) return void res.writeHead(404).end();
+    const upstream = http.request(
+      { host: '127.0.0.1', port: demoPort, path: (req.url ?? '/').slice('/demo'.length), method: req.method, headers: req.headers, agent: false },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  };
+
+  before(async () => {
+    const pagePort = await listen(page.server);
+    page.origin = `http://127.0.0.1:${pagePort}`;
+    const apiPort = await listen(api.server);
+    api.origin = `http://127.0.0.1:${apiPort}`;
+    demoPort = await listen(demo);
+    crossDemo = createDemoServer({ intervalMs: 50, retry: 100, heartbeat: 0, allowedOrigins: [page.origin] });
+    crossDemoOrigin = `http://127.0.0.1:${await listen(crossDemo)}`;
+    browser = launchChromium(CHROMIUM!, `${page.origin}/runner`);
+    browser.process.once('exit', (code, signal) => {
+      browserGone = new Error(`Chromium exited (code ${code}, signal ${signal})`);
+      for (const waiter of results.values()) waiter.reject(browserGone);
+      runnerUp.reject(browserGone);
+    });
+    await within(runnerUp.promise, LAUNCH_MS, 'Chromium to load the runner page');
+  });
+
+  after(async () => {
+    await browser?.close();
+    pendingPoll?.destroy();
+    await Promise.all([closeServer(page.server), closeServer(api.server), closeServer(demo), crossDemo ? closeServer(crossDemo) : undefined]);
+  });
+
+  // §1 ---------------------------------------------------------------------
+  test('§1 onmessage receives data written as a string and as an object (JSON)', async () => {
+    page.routes.set('/a', (req, res) => {
+      const stream = new SSEStream(req);
+      stream.pipe(res);
+      stream.write({ data: 'hello, world' });
+      stream.write({ data: { n: 1, s: 'x', list: [true, null] } });
+      stream.write('bare string\nsecond line');
+    });
+    const got = await inBrowser<{ type: string; data: string }[]>(`
+      const es = new EventSource('/a');
+      const out = [];
+      try {
+        await ctx.timeout(new Promise((resolve) => {
+          es.onmessage = (e) => { out.push({ type: e.type, data: e.data }); if (out.length === 3) resolve(); };
+        }), 5000, 'three messages');
+      } finally { es.close(); }
+      return out;
+    `);
+    assert.deepEqual(got, [
+      { type: 'message', data: 'hello, world' },
+      { type: 'message', data: '{"n":1,"s":"x","list":[true,null]}' },
+      { type: 'message', data: 'bare string\nsecond line' },
+    ]);
+  });
+
+  // §3 ---------------------------------------------------------------------
+  test('§3 event.lastEventId is the id written (string or number) and persists', async () => {
+    page.routes.set('/b', (req, res) => {
+      const stream = new SSEStream(req);
+      stream.pipe(res);
+      stream.write({ id: '1700000000000', data: 'Hello, World!' });
+      stream.write({ id: 7, data: 'numeric id' });
+      stream.write({ data: 'no id: keeps the last one' });
+    });
+    const got = await inBrowser<string[][]>(`
+      const es = new EventSource('/b');
+      const out = [];
+      try {
+        await ctx.timeout(new Promise((resolve) => {
+          es.onmessage = (e) => { out.push([e.lastEventId, e.data]); if (out.length === 3) resolve(); };
+        }), 5000, 'three messages');
+      } finally { es.close(); }
+      return out;
+    `);
+    assert.deepEqual(got, [
+      ['1700000000000', 'Hello, World!'],
+      ['7', 'numeric id'],
+      ['7', 'no id: keeps the last one'],
+    ]);
+  });
+
+  // §4 ---------------------------------------------------------------------
+  test('§4 addEventListener(event1/event2) gets typed events; onmessage only untyped ones', async () => {
+    page.routes.set('/c', (req, res) => {
+      const stream = new SSEStream(req);
+      stream.pipe(res);
+      stream.write({ id: '1', event: 'event1', data: 'one' });
+      stream.write({ id: '2', event: 'event2', data: 'two' });
+      stream.write({ id: '3', data: 'untyped' });
+      stream.write({ id: '4', event: 'event1', data: 'done' });
+    });
+    const got = await inBrowser<string[][]>(`
+      const es = new EventSource('/c');
+      const out = [];
+      try {
+        await ctx.timeout(new Promise((resolve) => {
+          const on = (e) => { out.push([e.type, e.lastEventId, e.data]); if (e.data === 'done') resolve(); };
+          es.addEventListener('event1', on);
+          es.addEventListener('event2', on);
+          es.onmessage = on;
+        }), 5000, 'the event "done"');
+      } finally { es.close(); }
+      return out;
+    `);
+    assert.deepEqual(got, [
+      ['event1', '1', 'one'],
+      ['event2', '2', 'two'],
+      ['message', '3', 'untyped'],
+      ['event1', '4', 'done'],
+    ]);
+  });
+
+  // §2 ---------------------------------------------------------------------
+  test('§2 withCredentials cross-origin: the cookie is sent; exact origin + Allow-Credentials come back', async () => {
+    const cors: CorsOptions = { origin: page.origin, credentials: true };
+    api.routes.set('/d', (req, res) => {
+      const stream = new SSEStream(req, { cors });
+      stream.pipe(res);
+      stream.write({ data: `cookie: ${req.headers.cookie ?? '(none)'}` });
+    });
+    const got = await inBrowser<{ data: string; withCredentials: boolean; plainError: number }>(
+      `
+      document.cookie = 'session=abc123; path=/';
+      const es = new EventSource(args.api + '/d', { withCredentials: true });
+      let data;
+      try {
+        data = await ctx.timeout(new Promise((resolve, reject) => {
+          es.onmessage = (e) => resolve(e.data);
+          es.onerror = () => reject(new Error('EventSource error, readyState ' + es.readyState));
+        }), 5000, 'the credentialed message');
+      } finally { es.close(); }
+      // Without withCredentials the cookie stays home (and no credentials header is needed).
+      const plain = new EventSource(args.api + '/d');
+      let plainData;
+      try {
+        plainData = await ctx.timeout(new Promise((resolve, reject) => {
+          plain.onmessage = (e) => resolve(e.data);
+          plain.onerror = () => reject(new Error('plain EventSource error, readyState ' + plain.readyState));
+        }), 5000, 'the uncredentialed message');
+      } finally { plain.close(); }
+      return { data, withCredentials: es.withCredentials, plainData };
+    `,
+      { api: api.origin },
+    );
+    assert.deepEqual(got, { data: 'cookie: session=abc123', withCredentials: true, plainData: 'cookie: (none)' });
+    const [credentialed, plain] = api.seen('/d');
+    assert.equal(credentialed.method, 'GET');
+    assert.equal(credentialed.headers.cookie, 'session=abc123');
+    assert.equal(credentialed.headers.origin, page.origin);
+    assert.equal(credentialed.status, 200);
+    assert.equal(credentialed.responseHeaders['access-control-allow-origin'], page.origin);
+    assert.equal(credentialed.responseHeaders['access-control-allow-credentials'], 'true');
+    assert.equal(credentialed.responseHeaders['vary'], 'Origin');
+    assert.equal(plain.headers.cookie, undefined);
+    assert.equal(plain.headers.origin, page.origin);
+    assert.equal(api.log.filter((s) => s.method === 'OPTIONS').length, 0, 'a first EventSource request is never preflighted');
+  });
+
+  test('§2 a disallowed origin gets no CORS headers and the EventSource fails (CLOSED, no message)', async () => {
+    api.routes.set('/d-deny', (req, res) => {
+      const stream = new SSEStream(req, { cors: { origin: 'http://not-the-page.example', credentials: true } });
+      stream.pipe(res);
+      stream.write({ data: 'must not be readable' });
+    });
+    const got = await inBrowser<{ readyState: number; messages: number }>(
+      `
+      const es = new EventSource(args.api + '/d-deny', { withCredentials: true });
+      let messages = 0;
+      es.onmessage = () => messages++;
+      try {
+        const readyState = await ctx.timeout(new Promise((resolve) => { es.onerror = () => resolve(es.readyState); }), 5000, 'onerror');
+        return { readyState, messages };
+      } finally { es.close(); }
+    `,
+      { api: api.origin },
+    );
+    assert.deepEqual(got, { readyState: 2, messages: 0 });
+    const [seen] = api.seen('/d-deny');
+    assert.equal(seen.headers.origin, page.origin);
+    assert.equal(seen.status, 200);
+    assert.equal(seen.responseHeaders['access-control-allow-origin'], undefined);
+    assert.equal(seen.responseHeaders['access-control-allow-credentials'], undefined);
+  });
+
+  test('§2+§6 finding: a cross-origin reconnect with Last-Event-ID sends no preflight (OPTIONS) in Chromium', async () => {
+    const cors: CorsOptions = { origin: page.origin, credentials: true };
+    let connections = 0;
+    api.routes.set('/d-resume', (req, res) => {
+      if (preflight(req, res, cors)) return;
+      connections++;
+      if (connections === 3) return noContent(res);
+      const stream = new SSEStream(req, { cors, retry: 100 });
+      stream.pipe(res);
+      stream.end(connections === 1 ? { id: '5', data: 'first' } : { id: '6', data: 'second' });
+    });
+    const got = await inBrowser<{ data: string[]; readyState: number }>(
+      `
+      const es = new EventSource(args.api + '/d-resume', { withCredentials: true });
+      const data = [];
+      es.onmessage = (e) => data.push(e.data);
+      try {
+        await ctx.timeout(new Promise((resolve) => { es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve(); }; }), 5000, 'CLOSED after the 204');
+        return { data, readyState: es.readyState };
+      } finally { es.close(); }
+    `,
+      { api: api.origin },
+    );
+    assert.deepEqual(got, { data: ['first', 'second'], readyState: 2 });
+    const seen = api.seen('/d-resume');
+    // What Chromium 1xx actually does: three GETs, the 2nd and 3rd with Last-Event-ID,
+    // and no OPTIONS at all (its EventSource exempts Last-Event-ID from the
+    // CORS-unsafe header check).
+    assert.deepEqual(
+      seen.map((s) => [s.method, s.headers['last-event-id'] ?? null, s.headers.origin ?? null]),
+      [
+        ['GET', null, page.origin],
+        ['GET', '5', page.origin],
+        ['GET', '6', page.origin],
+      ],
+    );
+    assert.deepEqual(seen.map((s) => s.status), [200, 200, 204]);
+  });
+
+  // §5 ---------------------------------------------------------------------
+  test("§5 es.close() in the page is seen by the server as 'disconnect' (ERR_SSE_CLIENT_CLOSED)", async () => {
+    const disconnected = deferred<SSEError>();
+    let stream: SSEStream | undefined;
+    page.routes.set('/e', (req, res) => {
+      stream = new SSEStream(req);
+      stream.on('disconnect', (reason) => disconnected.resolve(reason));
+      stream.pipe(res);
+      stream.write({ data: 'hi' });
+    });
+    const got = await inBrowser<string>(`
+      const es = new EventSource('/e');
+      const data = await ctx.timeout(new Promise((resolve) => { es.onmessage = (e) => resolve(e.data); }), 5000, 'a message');
+      es.close();
+      return data;
+    `);
+    assert.equal(got, 'hi');
+    const reason = await within(disconnected.promise, 5000, "the server's 'disconnect' after es.close()");
+    assert.equal(reason.code, 'ERR_SSE_CLIENT_CLOSED');
+    assert.equal(stream!.disconnected, true);
+    assert.equal(stream!.signal.aborted, true);
+    assert.equal(stream!.write({ data: 'after' }), false);
+  });
+
+  // §6 ---------------------------------------------------------------------
+  test('§6 server end() -> reconnect with Last-Event-ID -> 204 via noContent() -> readyState CLOSED', async () => {
+    let connections = 0;
+    let firstDisconnects = 0;
+    page.routes.set('/f', (req, res) => {
+      connections++;
+      if (connections > 1) return noContent(res);
+      const stream = new SSEStream(req, { retry: 100 });
+      stream.on('disconnect', () => firstDisconnects++);
+      stream.pipe(res);
+      stream.write({ id: 'f-1', data: 'one' });
+      stream.end({ id: 'f-2', data: 'two' });
+    });
+    const got = await inBrowser<{ data: string[]; errorStates: number[]; eventPhases: number[]; final: number }>(`
+      const es = new EventSource('/f');
+      const data = [];
+      const errorStates = [];
+      const eventPhases = [];
+      es.onmessage = (e) => data.push(e.data);
+      try {
+        await ctx.timeout(new Promise((resolve) => {
+          es.onerror = (event) => {
+            errorStates.push(es.readyState);
+            eventPhases.push(event.eventPhase);
+            if (es.readyState === EventSource.CLOSED) resolve();
+          };
+        }), 5000, 'readyState CLOSED');
+        return { data, errorStates, eventPhases, final: es.readyState };
+      } finally { es.close(); }
+    `);
+    // First error: the stream ended, the browser will retry (CONNECTING). Second: the 204 closed it.
+    // The seed's check `event.eventPhase === es.CLOSED` is true for BOTH: eventPhase is
+    // AT_TARGET (2), which happens to equal CLOSED (2); readyState is what tells them apart.
+    assert.deepEqual(got, { data: ['one', 'two'], errorStates: [0, 2], eventPhases: [2, 2], final: 2 });
+    const seen = page.seen('/f');
+    assert.deepEqual(
+      seen.map((s) => [s.status, s.headers['last-event-id'] ?? null]),
+      [
+        [200, null],
+        [204, 'f-2'],
+      ],
+    );
+    assert.equal(firstDisconnects, 0, "end() by the server is not a 'disconnect'");
+  });
+
+  // The demo ---------------------------------------------------------------
+  test('the demo page shows live typed events with ids, then "closed by server" (readyState CLOSED)', async () => {
+    const got = await inBrowser<{ rows: string[][]; state: string; status: string; afterClose: { state: string; status: string } }>(`
+      const frame = document.createElement('iframe');
+      frame.src = '/demo/?client=browser-g';
+      document.body.append(frame);
+      try {
+        const doc = () => frame.contentDocument;
+        const rows = () => [...(doc()?.querySelectorAll('#events tr') ?? [])];
+        await ctx.until(() => rows().length >= 4, 5000, 'four rows of events');
+        const state = doc().getElementById('state').textContent;
+        const status = doc().getElementById('status').textContent;
+        const firstFour = rows().reverse().slice(0, 4).map((r) => [...r.children].map((c) => c.textContent));
+        doc().getElementById('server-close').click();
+        await ctx.until(() => doc().getElementById('state').textContent === 'CLOSED', 5000, 'readyState CLOSED');
+        return {
+          rows: firstFour,
+          state,
+          status,
+          afterClose: { state: doc().getElementById('state').textContent, status: doc().getElementById('status').textContent },
+        };
+      } finally { frame.remove(); }
+    `);
+    assert.equal(got.state, 'OPEN');
+    assert.equal(got.status, 'streaming');
+    assert.deepEqual(
+      got.rows.map((r) => [r[0], r[1]]),
+      [
+        ['event1', '1'],
+        ['event2', '2'],
+        ['event1', '3'],
+        ['event2', '4'],
+      ],
+    );
+    for (const r of got.rows) assert.match(r[2], /^[0-9]{13}$/);
+    assert.deepEqual(got.afterClose, { state: 'CLOSED', status: 'closed by server' });
+  });
+
+  test('the demo page\'s "Close (es.close())" button closes the stream on the client side', async () => {
+    const got = await inBrowser<{ state: string; status: string }>(`
+      const frame = document.createElement('iframe');
+      frame.src = '/demo/?client=browser-close';
+      document.body.append(frame);
+      try {
+        const doc = () => frame.contentDocument;
+        await ctx.until(() => doc()?.querySelectorAll('#events tr').length >= 1, 5000, 'a row of events');
+        doc().getElementById('close').click();
+        return { state: doc().getElementById('state').textContent, status: doc().getElementById('status').textContent };
+      } finally { frame.remove(); }
+    `);
+    assert.deepEqual(got, { state: 'CLOSED', status: 'closed by client (es.close())' });
+  });
+
+  test('the demo page in cross-origin mode (?server=): withCredentials stream and a CORS POST /close', async () => {
+    const got = await inBrowser<{ url: string; ids: string[]; afterClose: { state: string; status: string } }>(
+      `
+      const frame = document.createElement('iframe');
+      frame.src = '/demo/?client=cross-g&server=' + encodeURIComponent(args.server);
+      document.body.append(frame);
+      try {
+        const doc = () => frame.contentDocument;
+        const rows = () => [...(doc()?.querySelectorAll('#events tr') ?? [])];
+        await ctx.until(() => rows().length >= 2, 5000, 'two rows of events');
+        const ids = rows().reverse().slice(0, 2).map((r) => r.dataset.id);
+        doc().getElementById('server-close').click();
+        await ctx.until(() => doc().getElementById('state').textContent === 'CLOSED', 5000, 'readyState CLOSED');
+        return {
+          url: doc().getElementById('url').textContent,
+          ids,
+          afterClose: { state: doc().getElementById('state').textContent, status: doc().getElementById('status').textContent },
+        };
+      } finally { frame.remove(); }
+    `,
+      { server: crossDemoOrigin },
+    );
+    assert.equal(got.url, `new EventSource('${crossDemoOrigin}/sse?client=cross-g', { withCredentials: true })`);
+    assert.deepEqual(got.ids, ['1', '2']);
+    assert.deepEqual(got.afterClose, { state: 'CLOSED', status: 'closed by server' });
+  });
+});
