@@ -58,7 +58,9 @@ export function serialize(message: SSEInput): string {
 
 /** `data: line\n` for every line of `text`, split on CRLF, CR and LF. */
 export function dataLines(text: string): string {
-  if (!LINE_BREAK.test(text)) return DATA + text + LF;
+  // Two indexOf scans beat RegExp#test on the short strings most events carry
+  // (bench/profile.ts: the RegExp was 2.6% of the server's time).
+  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) return DATA + text + LF;
   return prefixLines(DATA, text);
 }
 
@@ -82,7 +84,12 @@ export function idText(id: unknown): string {
   return id;
 }
 
+// Most streams use a handful of event names: the last one that passed is not
+// scanned again (strings are immutable, so equal means equally valid).
+let lastEvent = 'message';
+
 function checkEvent(event: unknown): string {
+  if (event === lastEvent) return lastEvent;
   if (typeof event !== 'string') {
     throw new SSETypeError(ErrorCode.INVALID_EVENT, `event must be a string; got ${describe(event)}`);
   }
@@ -92,6 +99,7 @@ function checkEvent(event: unknown): string {
       `event must not contain CR or LF (a line break would forge fields); got ${describe(event)}`,
     );
   }
+  lastEvent = event;
   return event;
 }
 

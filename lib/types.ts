@@ -73,7 +73,7 @@ export interface SSEStreamOptions {
    * Bytes of events collected before they are handed on as one chunk; also the
    * point where `write()` starts returning `false`. Events written in the same
    * tick are joined, up to this size; a lone event still goes out in the same tick.
-   * @defaultValue 16384
+   * @defaultValue 65536
    */
   highWaterMark?: number;
   /**

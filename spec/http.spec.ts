@@ -210,7 +210,7 @@ describe('HTTP/1.1', () => {
       stream.end();
     });
     try {
-      for (const headers of [{ 'Last-Event-ID': '17' }, {}]) {
+      for (const headers of [{ 'Last-Event-ID': '17' }, {}] as Array<Record<string, string>>) {
         const c = await EventClient.open(srv.url, headers);
         await c.waitEnd();
       }
