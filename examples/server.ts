@@ -200,13 +200,9 @@ export function shutdown(server: http.Server, graceMs = 5000): Promise<void> {
     });
     if (state !== undefined) {
       state.closing = true;
-      for (const client of [...state.clients.values()].flatMap((group) => [...group])) {
-        client.stop();
-        // An ended stream leaves an idle keep-alive socket that close() would wait
-        // out (keepAliveTimeout, 5 s): close it once the response is finished.
-        client.res.once('finish', () => client.res.socket?.end());
-      }
+      for (const client of [...state.clients.values()].flatMap((group) => [...group])) client.stop();
     }
+    // Ends each stream and closes its HTTP/1 connection once the response finished.
     endAll();
     server.closeIdleConnections();
   });
