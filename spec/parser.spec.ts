@@ -15,20 +15,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createParser, parse, SSEParser, type ParserOptions } from '../lib/parser.js';
 import { ErrorCode, SSEError, SSERangeError, SSETypeError } from '../lib/errors.js';
+import { mulberry32 } from './support/random.js';
 import { serialize } from '../lib/format.js';
 import type { ServerSentEvent } from '../lib/types.js';
 
-/** Seeded PRNG (mulberry32): the same split points on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Result {
   events: ServerSentEvent[];

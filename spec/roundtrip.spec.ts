@@ -9,21 +9,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createParser } from '../lib/parser.js';
+import { mulberry32 } from './support/random.js';
 import { serialize } from '../lib/format.js';
 import { ErrorCode, SSERangeError, SSETypeError } from '../lib/errors.js';
 import type { SSEInput, SSEMessage, ServerSentEvent } from '../lib/types.js';
 
-/** Seeded PRNG (mulberry32): the same messages and split points on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const int = (rng: Rng, n: number) => Math.floor(rng() * n);
