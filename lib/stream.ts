@@ -131,7 +131,7 @@ export class SSEStream extends Transform {
       if (!this._flushPending()) this._needDrain = true;
     } else if (!this._scheduled && this._corked === 0) {
       this._scheduled = true;
-      process.nextTick(flushTick, this);
+      schedule(this);
     }
     if (this._pendingSize + this.readableLength < this._hwm) return true;
     this._needDrain = true;
@@ -430,8 +430,25 @@ export function openStreamCount(): number {
   return openStreams.size;
 }
 
-function flushTick(stream: SSEStream): void {
-  stream._flushPending();
+// Streams with events pending, flushed together by ONE process.nextTick: a tick
+// that writes to 1,000 clients schedules one callback, not 1,000.
+let dirty: SSEStream[] = [];
+
+function schedule(stream: SSEStream): void {
+  if (dirty.length === 0) process.nextTick(flushDirty);
+  dirty.push(stream);
+}
+
+function flushDirty(): void {
+  const streams = dirty;
+  dirty = [];
+  let i = 0;
+  try {
+    for (; i < streams.length; i++) streams[i]._flushPending();
+  } finally {
+    // If one flush threw, the others still go out (on the next tick).
+    for (let j = i + 1; j < streams.length; j++) schedule(streams[j]);
+  }
 }
 
 function emitDrain(stream: SSEStream): void {
