@@ -15,157 +15,14 @@
  *   or reordered. `MemoryHistory` is the default: a ring buffer.
  */
 import { Writable } from 'node:stream';
-import { ErrorCode, SSEError, SSERangeError, SSETypeError, describe } from './errors.js';
+import { ErrorCode, SSEError, SSETypeError, describe } from './errors.js';
 import { idText, serialize } from './format.js';
 import { SSEStream, kWriteFrame } from './stream.js';
 import type { SSEInput, SSEMessage } from './types.js';
+import { MemoryHistory, type ChannelEvent, type HistoryResult, type HistoryStore, type StoredEvent } from './history.js';
+import { checkInt, checkNames } from './validate.js';
 
-/** One broadcast event: what was written, and the exact text sent for it. */
-export interface ChannelEvent {
-  /** The id on the wire: the caller's, or the one the history assigned; undefined without either. */
-  readonly id: string | undefined;
-  /** The type clients dispatch it as: the message's `event`, or `'message'`. */
-  readonly type: string;
-  /** The message as written (for a `HistoryStore` that is not in memory, as it gives it back). */
-  readonly message: SSEInput;
-  /** The serialized event, sent as is to every subscriber. */
-  readonly frame: string;
-}
-
-/** An event kept in history: it always has an id. */
-export interface StoredEvent extends ChannelEvent {
-  readonly id: string;
-}
-
-/** What `HistoryStore.since()` answers. */
-export interface HistoryResult {
-  /** The events to replay, oldest first. */
-  readonly events: readonly StoredEvent[];
-  /**
-   * True when the id was found, so `events` are exactly the ones after it.
-   * False when it is unknown or already dropped: `events` is then everything kept.
-   */
-  readonly found: boolean;
-}
-
-/**
- * Where a channel keeps its history. The channel calls `nextId()` and `append()`
- * synchronously, once per kept event; `since()` may return a Promise.
- */
-export interface HistoryStore {
-  /** A fresh id for an event written without one: unique, and never one a client of an earlier run may hold. */
-  nextId(): string;
-  /** Keep `event` (its `frame` carries `id: <event.id>`). Called in broadcast order. */
-  append(event: StoredEvent): void;
-  /** The events after the one with id `lastEventId` (see `HistoryResult`). */
-  since(lastEventId: string): HistoryResult | PromiseLike<HistoryResult>;
-}
-
-export interface MemoryHistoryOptions {
-  /** How many events are kept; the oldest is dropped first. Must be at least 1. */
-  limit: number;
-  /**
-   * Events older than this many ms are dropped too (checked on append and on
-   * replay; no timer). `0` keeps events until `limit` pushes them out.
-   * @defaultValue 0
-   */
-  maxAge?: number;
-}
-
-/**
- * The default history: a ring buffer of the last `limit` events. O(1) append; a
- * lookup scans back from the newest event, which is where reconnecting clients are.
- *
- * Assigned ids are decimal integers that grow by one per event, starting from
- * the clock (ms x 1000): an id held by a client of an earlier run of the process
- * is never taken for an event of this one (it is reported as a gap instead).
- */
-export class MemoryHistory implements HistoryStore {
-  readonly limit: number;
-  readonly maxAge: number;
-  private readonly _events: (StoredEvent | undefined)[];
-  private readonly _times: number[];
-  private _first = 0; // slot of the oldest event
-  private _count = 0;
-  private _next = Date.now() * 1000;
-
-  constructor(options: MemoryHistoryOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new SSETypeError(ErrorCode.INVALID_OPTION, `MemoryHistory: options must be an object { limit, maxAge? }; got ${describe(options)}`);
-    }
-    this.limit = checkInt(options.limit, 'MemoryHistory', 'limit', 1, undefined);
-    this.maxAge = checkInt(options.maxAge, 'MemoryHistory', 'maxAge', 0, 0);
-    this._events = new Array<StoredEvent | undefined>(this.limit).fill(undefined);
-    this._times = this.maxAge > 0 ? new Array<number>(this.limit).fill(0) : [];
-  }
-
-  /** How many events are kept right now. */
-  get size(): number {
-    if (this.maxAge > 0) this._expire(Date.now());
-    return this._count;
-  }
-
-  nextId(): string {
-    return String(this._next++);
-  }
-
-  append(event: StoredEvent): void {
-    const limit = this.limit;
-    let slot = this._first + this._count;
-    if (slot >= limit) slot -= limit;
-    if (this._count === limit) {
-      this._first = slot + 1 === limit ? 0 : slot + 1;
-    } else {
-      this._count++;
-    }
-    this._events[slot] = event;
-    if (this.maxAge > 0) {
-      const now = Date.now();
-      this._times[slot] = now;
-      this._expire(now);
-    }
-  }
-
-  since(lastEventId: string): HistoryResult {
-    if (this.maxAge > 0) this._expire(Date.now());
-    const count = this._count;
-    let after = count; // index (from the oldest) of the first event to replay
-    let found = false;
-    for (let i = count - 1; i >= 0; i--) {
-      if (this._at(i).id === lastEventId) {
-        after = i + 1;
-        found = true;
-        break;
-      }
-    }
-    if (!found) after = 0;
-    const events = new Array<StoredEvent>(count - after);
-    for (let i = after; i < count; i++) events[i - after] = this._at(i);
-    return { events, found };
-  }
-
-  /** Forget every event (ids keep growing). */
-  clear(): void {
-    this._events.fill(undefined);
-    this._first = 0;
-    this._count = 0;
-  }
-
-  private _at(index: number): StoredEvent {
-    let slot = this._first + index;
-    if (slot >= this.limit) slot -= this.limit;
-    return this._events[slot] as StoredEvent;
-  }
-
-  private _expire(now: number): void {
-    const oldest = now - this.maxAge;
-    while (this._count > 0 && this._times[this._first] < oldest) {
-      this._events[this._first] = undefined;
-      this._first = this._first + 1 === this.limit ? 0 : this._first + 1;
-      this._count--;
-    }
-  }
-}
+export type { ChannelEvent, HistoryResult, HistoryStore, StoredEvent } from './history.js';
 
 export interface ChannelOptions {
   /**
@@ -204,6 +61,8 @@ export interface AddOptions {
 interface Subscriber {
   readonly stream: SSEStream;
   readonly filter: ((event: ChannelEvent) => boolean) | null;
+  /** How many events had been written when it joined: it gets the later ones (or they are in its replay). */
+  readonly start: number;
   /** Live events that came while the replay was being fetched; null once it was sent. */
   queue: ChannelEvent[] | null;
   queuedBytes: number;
@@ -213,7 +72,6 @@ type WriteCallback = (error?: Error | null) => void;
 
 const CHANNEL_OPTIONS = ['history', 'historyMaxAge', 'store'];
 const ADD_OPTIONS = ['filter', 'lastEventId'];
-const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
 
 /**
  * Broadcast to many SSEStreams. A Writable in object mode: `write(message)`
@@ -229,6 +87,11 @@ export class Channel extends Writable {
   private readonly _subs = new Map<SSEStream, Subscriber>();
   private _ended = false;
   private _closedError: SSEError | null = null;
+  /** Events written so far: their sequence numbers, which order them as the history does. */
+  private _created = 0;
+  private _fanning = false;
+  /** Events written during a fan-out, each followed by its sequence number. */
+  private _backlog: Array<ChannelEvent | number> | null = null;
 
   // One listener function per channel, shared by all its subscribers (EventEmitter
   // calls a listener with `this` = the stream): no closure per subscriber.
@@ -286,17 +149,17 @@ export class Channel extends Writable {
       return false;
     }
     if (this._subs.has(stream) || stream.destroyed || stream.writableEnded) return false;
-    const sub: Subscriber = { stream, filter: filter ?? null, queue: null, queuedBytes: 0 };
+    const store = this.store;
+    const replay = store !== undefined && lastId !== undefined;
+    // Queue live events from now on, even for a synchronous store: a 'join' or
+    // 'gap' listener may broadcast, and that event must follow the replay.
+    const sub: Subscriber = { stream, filter: filter ?? null, start: this._created, queue: replay ? [] : null, queuedBytes: 0 };
     this._subs.set(stream, sub);
     stream.on('disconnect', this._onDisconnect);
     stream.on('finish', this._onGone);
     stream.on('close', this._onGone);
     this.emit('join', stream);
-    const store = this.store;
-    if (store === undefined || lastId === undefined || this._subs.get(stream) !== sub) return true;
-    // Queue from now on, even for a synchronous store: a 'gap' listener may
-    // broadcast, and that event must follow the replay.
-    sub.queue = [];
+    if (!replay || this._subs.get(stream) !== sub) return true;
     let result: HistoryResult | PromiseLike<HistoryResult>;
     try {
       result = store.since(lastId);
@@ -325,10 +188,11 @@ export class Channel extends Writable {
    * (throws like `SSEStream.write()` on invalid input, and sends nothing), kept
    * in the history when it has `data` or an `id`. Returns true; false after
    * `end()` (the message is then dropped and `cb` gets an error).
+   *
+   * `message` is an `SSEInput`, typed as wide as Node's own `chunk: any`:
+   * anything narrower makes `source.pipe(channel)` and `pipeline(source,
+   * channel)` fail to type-check.
    */
-  // `message` is typed as wide as Node's own `chunk: any`: anything narrower makes
-  // `source.pipe(channel)` and `pipeline(source, channel)` fail to type-check.
-  // It is validated at runtime, like every message.
   override write(message: SSEInput | unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
     if (this._ended || this.destroyed) {
@@ -382,9 +246,35 @@ export class Channel extends Writable {
 
   private _broadcast(message: SSEInput): void {
     const event = this._event(message);
-    let failure: unknown = undefined;
+    const seq = ++this._created;
+    if (this._fanning) {
+      // Written by a listener ('leave' of a dropped client, a filter) in the middle
+      // of a fan-out: sent after it, so that every subscriber sees history order.
+      (this._backlog ??= []).push(event, seq);
+      return;
+    }
+    this._fanning = true;
+    let failure: unknown;
+    try {
+      failure = this._fanOut(event, seq, undefined);
+      while (this._backlog !== null) {
+        const backlog = this._backlog;
+        this._backlog = null;
+        for (let i = 0; i < backlog.length; i += 2) {
+          failure = this._fanOut(backlog[i] as ChannelEvent, backlog[i + 1] as number, failure);
+        }
+      }
+    } finally {
+      this._fanning = false;
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** One event to every subscriber that joined before it was written. Returns the first filter error. */
+  private _fanOut(event: ChannelEvent, seq: number, failure: unknown): unknown {
     // values(), not entries(): no [key, value] pair allocated per subscriber.
     for (const sub of this._subs.values()) {
+      if (sub.start >= seq) continue; // joined during this fan-out: its replay has the event
       if (sub.queue !== null) {
         this._enqueue(sub, event);
       } else if (sub.filter === null) {
@@ -397,7 +287,7 @@ export class Channel extends Writable {
         }
       }
     }
-    if (failure !== undefined) throw failure;
+    return failure;
   }
 
   /** Validate, assign an id (history on), serialize once, keep in history. */
@@ -438,7 +328,7 @@ export class Channel extends Writable {
     queue.push(event);
     sub.queuedBytes += event.frame.length;
     // The queue is part of this client's backlog: bound it like the stream's own.
-    const max = maxBufferedOf(sub.stream);
+    const max = sub.stream.maxBufferedBytes;
     if (max > 0 && sub.queuedBytes > max) {
       const reason = new SSEError(
         ErrorCode.CLIENT_TOO_SLOW,
@@ -535,12 +425,6 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-function maxBufferedOf(stream: SSEStream): number {
-  // TODO(lead): read a public `stream.maxBufferedBytes` once stream.ts exposes it.
-  const max = (stream as unknown as { _maxBuffered?: unknown })._maxBuffered;
-  return typeof max === 'number' ? max : DEFAULT_MAX_BUFFERED;
-}
-
 function checkChannelOptions(options: ChannelOptions | undefined): ChannelOptions {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object') {
@@ -576,26 +460,4 @@ function checkAddOptions(options: AddOptions | undefined): AddOptions {
     throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: lastEventId must be a string without CR, LF or U+0000; got ${describe(id)}`);
   }
   return options;
-}
-
-function checkNames(options: object, allowed: string[], where: string): void {
-  for (const key of Object.keys(options)) {
-    if (allowed.includes(key)) continue;
-    const near = allowed.find((n) => n.toLowerCase() === key.toLowerCase());
-    throw new SSETypeError(
-      ErrorCode.INVALID_OPTION,
-      `${where}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; allowed: ${allowed.join(', ')}`,
-    );
-  }
-}
-
-function checkInt(value: unknown, where: string, name: string, min: number, fallback: number | undefined): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    const message = `${where}: ${name} must be an integer >= ${min}${min === 0 ? ' (0 turns it off)' : ''}; got ${describe(value)}`;
-    throw typeof value === 'number'
-      ? new SSERangeError(ErrorCode.INVALID_OPTION, message)
-      : new SSETypeError(ErrorCode.INVALID_OPTION, message);
-  }
-  return value;
 }

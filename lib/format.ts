@@ -39,22 +39,49 @@ export function serialize(message: SSEInput): string {
     );
   }
   const m = message as SSEMessage;
-  let out = '';
   const comment = m.comment;
-  if (comment !== undefined && comment !== null) out = commentLines(comment);
   const event = m.event;
-  if (event !== undefined && event !== null && event !== '') out += EVENT + checkEvent(event) + LF;
   const id = m.id;
-  if (id !== undefined && id !== null) out += ID + idText(id) + LF;
   const retry = m.retry;
-  if (retry !== undefined && retry !== null) out += RETRY + retryText(retry) + LF;
   const data = m.data;
+  // The same event written to many streams in a loop is serialized once. Only
+  // messages whose fields are all primitives are remembered: primitives cannot
+  // change behind our back, so equal fields always mean equal bytes.
+  if (data === last.data && event === last.event && id === last.id && retry === last.retry && comment === last.comment) {
+    return last.frame;
+  }
+  let out = '';
+  if (comment !== undefined && comment !== null) out = commentLines(comment);
+  if (event !== undefined && event !== null && event !== '') out += EVENT + checkEvent(event) + LF;
+  if (id !== undefined && id !== null) out += ID + idText(id) + LF;
+  if (retry !== undefined && retry !== null) out += RETRY + retryText(retry) + LF;
   if (data !== undefined) {
     // JSON.stringify escapes CR and LF inside strings, so its output is always one line.
     out += typeof data === 'string' ? dataLines(data) : DATA + jsonText(data) + LF;
   }
-  return out + LF;
+  out += LF;
+  if (typeof data !== 'object' || data === null) {
+    last.data = data;
+    last.event = event;
+    last.id = id;
+    last.retry = retry;
+    last.comment = comment;
+    last.frame = out;
+  }
+  return out;
 }
+
+// The last message serialized with primitive fields only, and its bytes. Starts
+// with a value no message can hold, so the first comparison always misses.
+const NEVER = Symbol('never');
+const last: { data: unknown; event: unknown; id: unknown; retry: unknown; comment: unknown; frame: string } = {
+  data: NEVER,
+  event: NEVER,
+  id: NEVER,
+  retry: NEVER,
+  comment: NEVER,
+  frame: '',
+};
 
 /** `data: line\n` for every line of `text`, split on CRLF, CR and LF. */
 export function dataLines(text: string): string {

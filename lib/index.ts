@@ -2,6 +2,10 @@ import { SSEStream } from './stream.js';
 
 export { SSEStream, endAll, openStreamCount } from './stream.js';
 export { serialize, dataLines, PREAMBLE, HEARTBEAT } from './format.js';
+export { Channel } from './channel.js';
+export type { ChannelOptions, AddOptions } from './channel.js';
+export { MemoryHistory } from './history.js';
+export type { ChannelEvent, StoredEvent, HistoryStore, HistoryResult, MemoryHistoryOptions } from './history.js';
 export { createParser, parse, SSEParser } from './parser.js';
 export type { ParserOptions, EventStreamParser, ParseResult, SSEParserOptions } from './parser.js';
 export { corsHeaders, preflight, noContent, lastEventIdOf, streamHeaders } from './http.js';

@@ -12,10 +12,11 @@
  * per event; a lone event still leaves in the same turn of the event loop.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { ErrorCode, SSEError, SSERangeError, SSETypeError, describe } from './errors.js';
+import { ErrorCode, SSEError, SSETypeError, describe } from './errors.js';
 import { HEARTBEAT, PREAMBLE, serialize } from './format.js';
 import { checkCors, corsHeaders, lastEventIdOf, writeStreamHead, type ResponseLike } from './http.js';
 import type { CorsOptions, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
+import { checkInt, checkNames } from './validate.js';
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -93,6 +94,11 @@ export class SSEStream extends Transform {
     this.lastEventId = lastEventIdOf(this._req);
     this.signal = this._controller.signal;
     if (this._req) tuneSocket(this._req);
+  }
+
+  /** This stream's `maxBufferedBytes` limit (0 = off); a channel bounds its replay queue with it. */
+  get maxBufferedBytes(): number {
+    return this._maxBuffered;
   }
 
   /** True once the client went away (`'disconnect'` was emitted). */
@@ -479,29 +485,11 @@ function checkOptions(options: SSEStreamOptions | undefined): SSEStreamOptions {
   if (typeof options !== 'object') {
     throw new SSETypeError(ErrorCode.INVALID_OPTION, `SSEStream options must be an object; got ${describe(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.includes(key)) {
-      const near = OPTION_NAMES.find((n) => n.toLowerCase() === key.toLowerCase());
-      throw new SSETypeError(
-        ErrorCode.INVALID_OPTION,
-        `SSEStream: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; allowed: ${OPTION_NAMES.join(', ')}`,
-      );
-    }
-  }
-  checkMs(options.heartbeat, 'heartbeat', 0);
-  checkMs(options.maxBufferedBytes, 'maxBufferedBytes', 0);
-  checkMs(options.highWaterMark, 'highWaterMark', 1);
-  checkMs(options.retry, 'retry', 0);
+  checkNames(options, OPTION_NAMES, 'SSEStream');
+  checkInt(options.heartbeat, 'SSEStream', 'heartbeat', 0, 0);
+  checkInt(options.maxBufferedBytes, 'SSEStream', 'maxBufferedBytes', 0, 0);
+  checkInt(options.highWaterMark, 'SSEStream', 'highWaterMark', 1, 1);
+  checkInt(options.retry, 'SSEStream', 'retry', 0, 0);
   checkCors(options.cors, 'SSEStream');
   return options;
-}
-
-function checkMs(value: unknown, name: string, min: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new SSERangeError(
-      ErrorCode.INVALID_OPTION,
-      `SSEStream: ${name} must be an integer >= ${min}${min === 0 ? ' (0 turns it off)' : ''}; got ${describe(value)}`,
-    );
-  }
 }

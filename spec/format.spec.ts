@@ -91,6 +91,21 @@ describe('serialize: beyond ssestream', () => {
     );
     assert.equal(serialize({ comment: 'x\n\ndata: forged' }), ': x\n: \n: data: forged\n\n');
   });
+  test('a message object reused and changed between writes gives the new bytes each time', () => {
+    const m: { id: number; event: string; data: unknown } = { id: 1, event: 'a', data: 'x' };
+    assert.equal(serialize(m), 'event: a\nid: 1\ndata: x\n\n');
+    assert.equal(serialize(m), 'event: a\nid: 1\ndata: x\n\n');
+    m.id = 2;
+    assert.equal(serialize(m), 'event: a\nid: 2\ndata: x\n\n');
+    m.data = { n: 1 };
+    assert.equal(serialize(m), 'event: a\nid: 2\ndata: {"n":1}\n\n');
+    (m.data as { n: number }).n = 2;
+    assert.equal(serialize(m), 'event: a\nid: 2\ndata: {"n":2}\n\n');
+    m.data = 'x';
+    assert.equal(serialize({ ...m, event: 'b' }), 'event: b\nid: 2\ndata: x\n\n');
+    assert.equal(serialize({ data: 'x' }), 'data: x\n\n');
+    assert.throws(() => serialize({ ...m, id: 'a\nb' }), { code: ErrorCode.INVALID_ID });
+  });
   test('dataLines on its own', () => {
     assert.equal(dataLines('a'), 'data: a\n');
     assert.equal(dataLines('a\rb'), 'data: a\ndata: b\n');

@@ -1,0 +1,29 @@
+/**
+ * Option checks shared by every public constructor: done once, at the call that
+ * passed the options, with a message that says what is allowed.
+ */
+import { ErrorCode, SSERangeError, SSETypeError, describe } from './errors.js';
+
+/** Reject unknown option names, hinting at a near miss (`heartBeat` -> `heartbeat`). */
+export function checkNames(options: object, allowed: string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (allowed.includes(key)) continue;
+    const near = allowed.find((n) => n.toLowerCase() === key.toLowerCase());
+    throw new SSETypeError(
+      ErrorCode.INVALID_OPTION,
+      `${where}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; allowed: ${allowed.join(', ')}`,
+    );
+  }
+}
+
+/** An integer option >= `min`; `fallback` when absent (undefined: required). */
+export function checkInt(value: unknown, where: string, name: string, min: number, fallback: number | undefined): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    const message = `${where}: ${name} must be an integer >= ${min}${min === 0 ? ' (0 turns it off)' : ''}; got ${describe(value)}`;
+    throw typeof value === 'number'
+      ? new SSERangeError(ErrorCode.INVALID_OPTION, message)
+      : new SSETypeError(ErrorCode.INVALID_OPTION, message);
+  }
+  return value;
+}

@@ -1,0 +1,94 @@
+/**
+ * The package as users install it: `npm pack`, unpacked into a scratch project,
+ * then imported from ESM, required from CommonJS, and type-checked.
+ */
+import { before, after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '..');
+let scratch: string;
+let files: string[];
+
+function node(args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: scratch, encoding: 'utf8' });
+}
+
+before(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'ssepipe-pack-'));
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [info] = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  files = info.files.map((f) => f.path).sort();
+  mkdirSync(path.join(scratch, 'node_modules'));
+  execFileSync('tar', ['-xzf', path.join(scratch, info.filename), '-C', path.join(scratch, 'node_modules')]);
+  renameSync(path.join(scratch, 'node_modules', 'package'), path.join(scratch, 'node_modules', 'ssepipe'));
+});
+
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+test('the tarball holds the builds, types and README, and no sources, tests or benchmarks', () => {
+  for (const f of ['package.json', 'README.md', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json', 'dist/cjs/index.cjs', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
+    assert.ok(files.includes(f), `${f} is missing from the tarball`);
+  }
+  assert.deepEqual(files.filter((f) => /^(lib|spec|bench|examples|\.ci)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+});
+
+test('CommonJS: require() is the class itself, with .default and every named export on it', () => {
+  const out = node(['-e', `
+    const SSEStream = require('ssepipe');
+    const { SSEStream: Named, Channel, serialize, noContent, ErrorCode } = require('ssepipe');
+    console.log(JSON.stringify({
+      isClass: typeof SSEStream === 'function' && SSEStream.name === 'SSEStream',
+      dflt: require('ssepipe').default === SSEStream,
+      named: Named === SSEStream,
+      channel: typeof Channel,
+      noContent: typeof noContent,
+      code: ErrorCode.INVALID_ID,
+      bytes: serialize({ event: 'e', data: 'x' }),
+      instance: new SSEStream() instanceof require('node:stream').Transform,
+    }));
+  `]);
+  assert.deepEqual(JSON.parse(out), {
+    isClass: true,
+    dflt: true,
+    named: true,
+    channel: 'function',
+    noContent: 'function',
+    code: 'ERR_SSE_INVALID_ID',
+    bytes: 'event: e\ndata: x\n\n',
+    instance: true,
+  });
+});
+
+test('ESM: default and named imports', () => {
+  const out = node(['--input-type=module', '-e', `
+    import SSEStream, { SSEStream as Named, Channel, createParser } from 'ssepipe';
+    console.log(JSON.stringify([SSEStream === Named, typeof Channel, typeof createParser]));
+  `]);
+  assert.deepEqual(JSON.parse(out), [true, 'function', 'function']);
+});
+
+test('types: a TypeScript consumer type-checks against the shipped .d.ts', () => {
+  writeFileSync(path.join(scratch, 'consumer.mts'), `
+    import SSEStream, { Channel, type SSEMessage, type SSEStreamOptions } from 'ssepipe';
+    const options: SSEStreamOptions = { heartbeat: 0, cors: { origin: ['https://a.example'], credentials: true } };
+    const stream = new SSEStream(undefined, options);
+    const message: SSEMessage = { id: 1, event: 'tick', data: { n: 1 } };
+    const ok: boolean = stream.write(message);
+    stream.on('disconnect', (reason) => reason.code);
+    new Channel().add(stream);
+    void ok;
+  `);
+  writeFileSync(path.join(scratch, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] },
+    files: ['consumer.mts'],
+  }));
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', scratch], { encoding: 'utf8' });
+});
