@@ -117,10 +117,15 @@ export class SSEStream extends Transform {
    * `highWaterMark`: wait for `'drain'` before writing more. After the client
    * left or the stream ended, a write is a no-op that returns false.
    */
-  override write(message: SSEInput, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+  override write(message: SSEInput, cb?: WriteCallback): boolean;
+  override write(message: SSEInput, encoding: BufferEncoding, cb?: WriteCallback): boolean;
+  // Wide enough for `source.pipe(stream)` and `pipeline(source, stream)` to
+  // type-check; the message is validated at run time either way.
+  override write(message: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean;
+  override write(message: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
     if (this._state !== OPEN) return this._refuse(typeof encoding === 'function' ? encoding : cb);
     if (typeof encoding === 'function') cb = encoding;
-    return this[kWriteFrame](serialize(message), cb);
+    return this[kWriteFrame](serialize(message as SSEInput), cb);
   }
 
   /**
@@ -146,7 +151,7 @@ export class SSEStream extends Transform {
 
   /** Typed alias of `write()`, as in ssestream. */
   writeMessage(message: SSEInput, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
-    return this.write(message, encoding, cb);
+    return this.write(message as unknown, encoding, cb);
   }
 
   /**
@@ -157,6 +162,7 @@ export class SSEStream extends Transform {
   override end(cb?: () => void): this;
   override end(message: SSEInput, cb?: () => void): this;
   override end(message: SSEInput, encoding?: BufferEncoding, cb?: () => void): this;
+  override end(message: unknown, encoding?: BufferEncoding | (() => void), cb?: () => void): this;
   override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     if (typeof message === 'function') {
       cb = message;
@@ -168,7 +174,7 @@ export class SSEStream extends Transform {
       if (typeof cb === 'function') process.nextTick(cb as () => void);
       return this;
     }
-    if (message !== undefined && message !== null) this.write(message as SSEInput);
+    if (message !== undefined && message !== null) this.write(message);
     this._state = ENDING;
     this._stopHeartbeat();
     return super.end(cb as () => void);
