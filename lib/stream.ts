@@ -58,16 +58,15 @@ export class SSEStream extends Transform {
    * saw before it reconnected, or undefined (absent, empty, or not a valid id).
    */
   readonly lastEventId: string | undefined;
-  /** Aborts, with the disconnect reason, when the client goes away. */
-  readonly signal: AbortSignal;
-
   private readonly _req: RequestLike | undefined;
   private readonly _hwm: number;
   private readonly _heartbeatMs: number;
   private readonly _maxBuffered: number;
   private readonly _cors: CorsOptions | undefined;
   private readonly _preamble: string;
-  private readonly _controller = new AbortController();
+  // Made on first use of `signal`: an AbortController per idle connection is
+  // memory most servers never use (bench/memory: heap per connection).
+  private _controller: AbortController | null = null;
   private _state = OPEN;
   private _pending = '';
   private _pendingSize = 0;
@@ -92,8 +91,16 @@ export class SSEStream extends Transform {
     this._preamble = opts.retry === undefined ? PREAMBLE : `${PREAMBLE}retry: ${opts.retry}\n\n`;
     this._req = req ?? undefined;
     this.lastEventId = lastEventIdOf(this._req);
-    this.signal = this._controller.signal;
     if (this._req) tuneSocket(this._req);
+  }
+
+  /** Aborts, with the disconnect reason, when the client goes away. */
+  get signal(): AbortSignal {
+    if (this._controller === null) {
+      this._controller = new AbortController();
+      if (this._reason !== null) this._controller.abort(this._reason);
+    }
+    return this._controller.signal;
   }
 
   /** This stream's `maxBufferedBytes` limit (0 = off); a channel bounds its replay queue with it. */
@@ -363,7 +370,7 @@ export class SSEStream extends Transform {
     this._callbacks = null;
     if (callbacks !== null) for (const cb of callbacks) process.nextTick(cb, reason);
     this._release();
-    this._controller.abort(reason);
+    this._controller?.abort(reason);
     this.emit('disconnect', reason);
     this.destroy();
   }
