@@ -1,5 +1,6 @@
 /**
- * The demo: the seed article's scenarios on one raw node:http server.
+ * The demo: the seed article's scenarios on one raw node:http server, around ONE
+ * clock shared by every open page.
  *
  *   npm start                      # http://localhost:8080 (binds 127.0.0.1:8080)
  *   PORT=3000 HOST=0.0.0.0 npm start
@@ -7,24 +8,43 @@
  *
  * Routes:
  *   GET  /                the page (examples/index.html): an EventSource, live
- *   GET  /sse?client=ID   Date.now() every 100 ms, ids 1, 2, 3... and types event1/event2
- *                         alternating; resumes after Last-Event-ID on reconnect
+ *   GET  /sse?client=ID   the shared clock: Date.now() every 100 ms, types event1/event2
+ *                         alternating, ids 1, 2, 3... counted by the server, so id n is
+ *                         the same tick on every page. A reconnect with Last-Event-ID
+ *                         gets exactly the ticks it missed (the last 600, one minute,
+ *                         are kept); an id not kept gets a `reset` event, then the kept
+ *                         ticks. `presence` events say how many pages are connected.
  *   OPTIONS /sse          CORS preflight (a cross-origin reconnect may send one)
  *   POST /close?client=ID the server ends that client's stream and answers its next
  *                         reconnect with 204, so the browser stops (readyState CLOSED)
  *
  * Importable: `createDemoServer()` returns a server that is not listening;
- * `shutdown(server)` is what SIGTERM/SIGINT do.
+ * `shutdown(server)` is what SIGTERM/SIGINT do; `clockOf(server)` is its clock.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SSEStream, corsHeaders, endAll, noContent, preflight, type CorsOptions, type SSEMessage } from '../lib/index.ts';
+import {
+  Channel,
+  SSEStream,
+  corsHeaders,
+  endAll,
+  noContent,
+  preflight,
+  type CorsOptions,
+  type SSEMessage,
+} from '../lib/index.ts';
 
 export interface DemoOptions {
-  /** Milliseconds between two events. @defaultValue 100 */
+  /** Milliseconds between two ticks of the shared clock. @defaultValue 100 */
   intervalMs?: number;
+  /**
+   * Ticks kept for pages that reconnect (600 at 100 ms: the last minute). A page
+   * away for longer gets a `reset` event, then the kept ticks. `0` turns replay off.
+   * @defaultValue 600
+   */
+  history?: number;
   /** Heartbeat comment interval (ms) of each stream; `0` turns it off. @defaultValue 15000 */
   heartbeat?: number;
   /** Reconnection delay (ms) sent to browsers after the preamble. @defaultValue 1000 */
@@ -44,59 +64,117 @@ export function tick(n: number): SSEMessage {
   return { id: n, event: n % 2 === 1 ? 'event1' : 'event2', data: String(Date.now()) };
 }
 
+/** What `clockOf(server)` shows of a demo server's shared clock. */
+export interface DemoClock {
+  /** The ticks, with their history: every page's stream is subscribed to it. */
+  readonly channel: Channel;
+  /** The last tick written: 0 before the first. */
+  readonly tick: number;
+  /** Whether the timer runs: only while at least one page is connected. */
+  readonly running: boolean;
+}
+
 const PAGE = readFileSync(join(__dirname, 'index.html'), 'utf8');
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_CLOSE_MARKS = 10_000;
 
 /**
- * Each connected client has its own clock, starting after its `Last-Event-ID`.
- * Everything that touches a stream is in `Client`, so a shared clock (one
- * timer writing to a broadcast channel with replay) can later replace `start()`.
+ * One timer writes each tick once to `channel`, which serializes it once and
+ * sends the same bytes to every page. The timer runs only while a page is
+ * connected: an idle demo does no work, and since ids count ticks (not time) a
+ * pause leaves no hole: the tick after n is n + 1 whenever it comes.
  */
-class Client {
+class Clock implements DemoClock {
+  readonly channel: Channel;
+  /**
+   * `presence` goes through a second channel, without history: on the first one
+   * every event with data is kept and replayed (a stale count), and gets an id
+   * from the history when it has none, which would break the 1, 2, 3... ids.
+   */
+  private readonly presence = new Channel();
   private timer: NodeJS.Timeout | null = null;
+  private n = 0;
 
   constructor(
-    readonly id: string,
-    readonly stream: SSEStream,
-    readonly res: http.ServerResponse,
-  ) {}
-
-  start(intervalMs: number): void {
-    let n = resumePoint(this.stream.lastEventId);
-    this.timer = setInterval(() => this.stream.write(tick(++n)), intervalMs);
+    private readonly intervalMs: number,
+    history: number,
+  ) {
+    this.channel = new Channel({ history });
+    this.channel.on('join', () => this.start());
+    this.channel.on('leave', () => {
+      if (this.channel.size === 0) this.stop();
+    });
+    // Only to that page, before its replay: "what follows is not right after your last tick".
+    this.channel.on('gap', (stream) => stream.write(reset(stream.lastEventId ?? '', history)));
+    const announce = (): void => void this.presence.write({ event: 'presence', data: String(this.presence.size) });
+    this.presence.on('join', announce);
+    this.presence.on('leave', announce);
   }
 
-  stop(): void {
+  get tick(): number {
+    return this.n;
+  }
+
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Replay (if it reconnected) and live ticks, then the page count. */
+  add(stream: SSEStream): void {
+    this.channel.add(stream);
+    this.presence.add(stream);
+  }
+
+  /** Stop the timer and end every page's stream (after end(), add() ends the stream at once). */
+  end(): void {
+    this.stop();
+    this.channel.end();
+    this.presence.end();
+  }
+
+  private start(): void {
+    this.timer ??= setInterval(() => this.channel.write(tick(++this.n)), this.intervalMs);
+  }
+
+  private stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
 }
 
+/** The event a page gets instead of a seamless resume. No id: the page's last id stays its own. */
+function reset(lastEventId: string, history: number): SSEMessage {
+  return {
+    event: 'reset',
+    data: `Last-Event-ID ${lastEventId} is not among the ticks kept (the last ${history}): too old, or from an earlier run, so ticks were missed; the kept ones follow`,
+  };
+}
+
 interface DemoState {
+  clock: Clock;
   /** Open streams by client id (a page opened twice with the same ?client= has two). */
-  clients: Map<string, Set<Client>>;
+  clients: Map<string, Set<SSEStream>>;
   closing: boolean;
 }
 
-/** Per server, for shutdown(). */
+/** Per server, for shutdown() and clockOf(). */
 const states = new WeakMap<http.Server, DemoState>();
 
-/** The tick to continue after: the client's Last-Event-ID if it is one of ours, else 0. */
-function resumePoint(lastEventId: string | undefined): number {
-  if (lastEventId === undefined || !/^[0-9]{1,15}$/.test(lastEventId)) return 0;
-  return Number(lastEventId);
+/** The shared clock of a server made by `createDemoServer()` (e.g. to watch it in tests). */
+export function clockOf(server: http.Server): DemoClock | undefined {
+  return states.get(server)?.clock;
 }
 
 export function createDemoServer(options: DemoOptions = {}): http.Server {
   const intervalMs = options.intervalMs ?? 100;
+  const history = options.history ?? 600;
   const heartbeat = options.heartbeat ?? 15_000;
   const retry = options.retry ?? 1000;
   const closeMarkTtl = options.closeMarkTtl ?? 30_000;
   const fromEnv = process.env.ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
   const configured = options.allowedOrigins ?? (fromEnv?.length ? fromEnv : undefined);
 
-  const state: DemoState = { clients: new Map(), closing: false };
+  const state: DemoState = { clock: new Clock(intervalMs, history), clients: new Map(), closing: false };
   const clients = state.clients;
   // Clients the server closed on purpose: that many of their next reconnects get a 204.
   const closeMarks = new Map<string, { remaining: number; timer: NodeJS.Timeout }>();
@@ -129,19 +207,18 @@ export function createDemoServer(options: DemoOptions = {}): http.Server {
         return;
       }
       const stream = new SSEStream(req, { heartbeat, retry, cors });
-      const client = new Client(id, stream, res);
-      const group = clients.get(id) ?? new Set<Client>();
-      clients.set(id, group.add(client));
+      const group = clients.get(id) ?? new Set<SSEStream>();
+      clients.set(id, group.add(stream));
       const forget = (): void => {
-        client.stop();
-        group.delete(client);
+        group.delete(stream);
         if (group.size === 0 && clients.get(id) === group) clients.delete(id);
       };
       // §5: the client left (es.close(), tab closed). Not emitted when the server ends the stream.
+      // The channels let go of the stream by themselves, on this and on its end.
       stream.on('disconnect', forget);
       stream.on('close', forget);
       stream.pipe(res);
-      client.start(intervalMs);
+      state.clock.add(stream);
       return;
     }
     if (url.pathname === '/close' && req.method === 'POST') {
@@ -158,10 +235,8 @@ export function createDemoServer(options: DemoOptions = {}): http.Server {
         timer: setTimeout(() => closeMarks.delete(id), closeMarkTtl).unref(),
       });
       clients.delete(id);
-      for (const client of group) {
-        client.stop();
-        client.stream.end(); // the browser sees the end and reconnects after `retry` ms
-      }
+      // The browser sees the end and reconnects after `retry` ms (the stream leaves the channels).
+      for (const stream of group) stream.end();
       text(res, 202, 'closing\n', allow);
       return;
     }
@@ -185,10 +260,11 @@ function text(res: http.ServerResponse, status: number, body: string, headers: R
 }
 
 /**
- * Graceful shutdown, as on SIGTERM: stop accepting connections, end every open
- * event stream with `endAll()` (browsers then try to reconnect and find nothing
- * listening), and resolve once every connection is closed; after `graceMs` the
- * rest are cut. `endAll()` ends every SSEStream of the process, not only this server's.
+ * Graceful shutdown, as on SIGTERM: stop accepting connections, stop the clock,
+ * end every open event stream with `endAll()` (browsers then try to reconnect and
+ * find nothing listening), and resolve once every connection is closed; after
+ * `graceMs` the rest are cut. `endAll()` ends every SSEStream of the process, not
+ * only this server's.
  */
 export function shutdown(server: http.Server, graceMs = 5000): Promise<void> {
   const state = states.get(server);
@@ -198,11 +274,12 @@ export function shutdown(server: http.Server, graceMs = 5000): Promise<void> {
       clearTimeout(force);
       resolve();
     });
-    if (state !== undefined) {
-      state.closing = true;
-      for (const client of [...state.clients.values()].flatMap((group) => [...group])) client.stop();
-    }
-    // Ends each stream and closes its HTTP/1 connection once the response finished.
+    if (state !== undefined) state.closing = true;
+    // Stops the timer and ends every page's stream (channel.end()).
+    state?.clock.end();
+    // Ends any other stream, and closes each HTTP/1 connection once its response
+    // finished (also for the streams just ended), or server.close() would wait
+    // out keep-alive timeouts.
     endAll();
     server.closeIdleConnections();
   });

@@ -13,13 +13,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { SSEStream, noContent, preflight, type CorsOptions, type SSEError } from '../lib/index.ts';
-import { createDemoServer } from '../examples/server.ts';
+import { clockOf, createDemoServer } from '../examples/server.ts';
 import {
   closeServer,
   deferred,
   findChromium,
   launchChromium,
   listen,
+  nextOfType,
+  openEventStream,
   requireBinary,
   within,
   type Browser,
@@ -187,19 +189,41 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
   });
   // /demo/* is the demo server behind a tiny reverse proxy, so that the demo page
   // is same-origin with the runner and its DOM can be read from an iframe.
+  // POST /cut-demo (from a scenario) ends the proxied event streams cleanly, as a
+  // server going away would: the page reconnects, to `demoPort` at that time.
+  const proxiedStreams = new Set<() => void>();
+  /** Each proxied /sse request: its Last-Event-ID, and the demo clock's last tick when it came. */
+  const streamRequests: { lastEventId: string | undefined; tick: number }[] = [];
   const proxyDemo = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (!(req.url ?? '').startsWith('/demo/')) return void res.writeHead(404).end();
+    const port = demoPort;
+    const isStream = (req.url ?? '').startsWith('/demo/sse');
+    if (isStream) streamRequests.push({ lastEventId: req.headers['last-event-id'] as string | undefined, tick: clockOf(demo)!.tick });
     const upstream = http.request(
-      { host: '127.0.0.1', port: demoPort, path: (req.url ?? '/').slice('/demo'.length), method: req.method, headers: req.headers, agent: false },
+      { host: '127.0.0.1', port, path: (req.url ?? '/').slice('/demo'.length), method: req.method, headers: req.headers, agent: false },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
+        if (!isStream) return;
+        const cut = (): void => {
+          up.unpipe(res);
+          upstream.destroy();
+          res.end();
+        };
+        proxiedStreams.add(cut);
+        res.on('close', () => proxiedStreams.delete(cut));
       },
     );
     upstream.on('error', () => res.destroy());
     res.on('close', () => upstream.destroy());
     req.pipe(upstream);
   };
+  page.routes.set('/cut-demo', (_req, res) => {
+    const cuts = [...proxiedStreams];
+    proxiedStreams.clear();
+    for (const cut of cuts) cut();
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(String(cuts.length));
+  });
 
   before(async () => {
     const pagePort = await listen(page.server);
@@ -489,16 +513,17 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
 
   // The demo ---------------------------------------------------------------
   test('the demo page shows live typed events with ids, then "closed by server" (readyState CLOSED)', async () => {
-    const got = await inBrowser<{ rows: string[][]; state: string; status: string; afterClose: { state: string; status: string } }>(`
+    const got = await inBrowser<{ rows: string[][]; state: string; status: string; presence: string; afterClose: { state: string; status: string } }>(`
       const frame = document.createElement('iframe');
       frame.src = '/demo/?client=browser-g';
       document.body.append(frame);
       try {
         const doc = () => frame.contentDocument;
-        const rows = () => [...(doc()?.querySelectorAll('#events tr') ?? [])];
+        const rows = () => [...(doc()?.querySelectorAll('#events tr.tick') ?? [])];
         await ctx.until(() => rows().length >= 4, 5000, 'four rows of events');
         const state = doc().getElementById('state').textContent;
         const status = doc().getElementById('status').textContent;
+        const presence = doc().getElementById('presence').textContent;
         const firstFour = rows().reverse().slice(0, 4).map((r) => [...r.children].map((c) => c.textContent));
         doc().getElementById('server-close').click();
         await ctx.until(() => doc().getElementById('state').textContent === 'CLOSED', 5000, 'readyState CLOSED');
@@ -506,12 +531,15 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
           rows: firstFour,
           state,
           status,
+          presence,
           afterClose: { state: doc().getElementById('state').textContent, status: doc().getElementById('status').textContent },
         };
       } finally { frame.remove(); }
     `);
     assert.equal(got.state, 'OPEN');
     assert.equal(got.status, 'streaming');
+    assert.equal(got.presence, '1 page');
+    // The first page of this demo server: its clock started when the page joined.
     assert.deepEqual(
       got.rows.map((r) => [r[0], r[1]]),
       [
@@ -532,7 +560,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
       document.body.append(frame);
       try {
         const doc = () => frame.contentDocument;
-        await ctx.until(() => doc()?.querySelectorAll('#events tr').length >= 1, 5000, 'a row of events');
+        await ctx.until(() => doc()?.querySelectorAll('#events tr.tick').length >= 1, 5000, 'a row of events');
         doc().getElementById('close').click();
         return { state: doc().getElementById('state').textContent, status: doc().getElementById('status').textContent };
       } finally { frame.remove(); }
@@ -548,7 +576,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
       document.body.append(frame);
       try {
         const doc = () => frame.contentDocument;
-        const rows = () => [...(doc()?.querySelectorAll('#events tr') ?? [])];
+        const rows = () => [...(doc()?.querySelectorAll('#events tr.tick') ?? [])];
         await ctx.until(() => rows().length >= 2, 5000, 'two rows of events');
         const ids = rows().reverse().slice(0, 2).map((r) => r.dataset.id);
         doc().getElementById('server-close').click();
@@ -565,5 +593,117 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
     assert.equal(got.url, `new EventSource('${crossDemoOrigin}/sse?client=cross-g', { withCredentials: true })`);
     assert.deepEqual(got.ids, ['1', '2']);
     assert.deepEqual(got.afterClose, { state: 'CLOSED', status: 'closed by server' });
+  });
+  /** Ids n, n+1, n+2... (no gap, no duplicate), event1 for odd and event2 for even ids. */
+  function assertContiguous(rows: readonly string[][], what: string): void {
+    const ids = rows.map((r) => Number(r[1]));
+    for (let i = 1; i < ids.length; i++) assert.equal(ids[i], ids[i - 1] + 1, `${what}: ids ${ids.join(',')}`);
+    for (const r of rows) assert.equal(r[0], Number(r[1]) % 2 === 1 ? 'event1' : 'event2', `${what}: type of ${r[1]}`);
+  }
+
+  // Browser code: the demo page in an iframe, and its rows (oldest first) as [type, id, data],
+  // a reset note as ['reset', '', text].
+  const DEMO_FRAME = `
+      const open = (client) => {
+        const frame = document.createElement('iframe');
+        frame.src = '/demo/?client=' + client;
+        document.body.append(frame);
+        return frame;
+      };
+      const rowsOf = (frame) => [...(frame.contentDocument?.querySelectorAll('#events tr') ?? [])]
+        .reverse()
+        .map((r) => r.dataset.type === 'reset' ? ['reset', '', r.textContent] : [...r.children].map((c) => c.textContent));
+      const ticksOf = (frame) => rowsOf(frame).filter((r) => r[0] !== 'reset');
+      const text = (frame, id) => frame.contentDocument?.getElementById(id)?.textContent;
+  `;
+
+  test('the demo clock is shared: two pages show the same ticks (ids and data) and "2 pages"', async () => {
+    const got = await inBrowser<{ one: string[][]; two: string[][]; presence: string[] }>(`
+      ${DEMO_FRAME}
+      const one = open('browser-p1');
+      const two = open('browser-p2');
+      try {
+        await ctx.until(() => text(one, 'presence') === '2 pages' && text(two, 'presence') === '2 pages', 5000, '"2 pages" on both');
+        await ctx.until(() => ticksOf(one).length > 0 && ticksOf(two).length > 0, 5000, 'a tick on both');
+        const start = Math.max(...[one, two].map((f) => Number(ticksOf(f).at(-1)?.[1] ?? 0)));
+        await ctx.until(() => [one, two].every((f) => Number(ticksOf(f).at(-1)?.[1] ?? 0) >= start + 3), 5000, 'three more ticks on both');
+        return { one: ticksOf(one), two: ticksOf(two), presence: [text(one, 'presence'), text(two, 'presence')] };
+      } finally { one.remove(); two.remove(); }
+    `);
+    assert.deepEqual(got.presence, ['2 pages', '2 pages']);
+    assertContiguous(got.one, 'page one');
+    assertContiguous(got.two, 'page two');
+    const byId = new Map(got.one.map((r) => [r[1], r]));
+    const common = got.two.filter((r) => byId.has(r[1]));
+    assert.ok(common.length >= 3, `ticks seen by both: ${common.map((r) => r[1]).join(',')}`);
+    for (const r of common) assert.deepEqual(byId.get(r[1]), r, `tick ${r[1]} is the same on both pages`);
+  });
+
+  test('the demo page resumes after its stream is cut: the missed ticks are replayed, no gap and no duplicate', async (t) => {
+    // A second listener keeps the clock going while the page is away, so that it does miss ticks.
+    const keeper = await openEventStream(`http://127.0.0.1:${demoPort}/sse?client=browser-keeper`);
+    t.after(() => keeper.close());
+    await nextOfType(keeper, ['event1', 'event2']);
+    const requestsBefore = streamRequests.length;
+    const got = await inBrowser<{ rows: string[][]; cutAt: string; reconnects: string; resets: string; cut: string }>(`
+      ${DEMO_FRAME}
+      const frame = open('browser-resume');
+      try {
+        await ctx.until(() => ticksOf(frame).length >= 3, 5000, 'three ticks');
+        const cutAt = ticksOf(frame).at(-1)[1];
+        const cut = await (await fetch('/cut-demo', { method: 'POST' })).text();
+        await ctx.until(() => text(frame, 'reconnects') === '1', 5000, 'the page to reconnect');
+        await ctx.until(() => Number(ticksOf(frame).at(-1)[1]) >= Number(cutAt) + 8, 5000, 'eight ticks after the cut');
+        return { rows: rowsOf(frame), cutAt, reconnects: text(frame, 'reconnects'), resets: text(frame, 'resets'), cut };
+      } finally { frame.remove(); }
+    `);
+    assert.equal(got.cut, '1', 'one proxied stream was cut');
+    assert.deepEqual([got.reconnects, got.resets], ['1', '0']);
+    assertContiguous(got.rows, 'the page across the reconnect');
+    // The reconnect: Last-Event-ID = the last tick the page had, and ticks had been written since.
+    const [first, again] = streamRequests.slice(requestsBefore);
+    assert.equal(first.lastEventId, undefined);
+    assert.ok(Number(again.lastEventId) >= Number(got.cutAt), `Last-Event-ID ${again.lastEventId}`);
+    assert.ok(again.tick > Number(again.lastEventId), `ticks were missed (clock at ${again.tick}, page at ${again.lastEventId}) and replayed`);
+  });
+
+  test('the demo page after a server restart: its id is unknown there, a "gap" note, then the new clock', async (t) => {
+    const restarted = createDemoServer({ intervalMs: 50, retry: 100, heartbeat: 0 });
+    const restartedPort = await listen(restarted);
+    const original = demoPort;
+    t.after(async () => {
+      demoPort = original;
+      await closeServer(restarted);
+    });
+    page.routes.set('/restart-demo', (_req, res) => {
+      demoPort = restartedPort; // the page's reconnect goes to the new server
+      res.writeHead(204).end();
+    });
+    const got = await inBrowser<{ rows: string[][]; resets: string }>(`
+      ${DEMO_FRAME}
+      const frame = open('browser-restart');
+      try {
+        await ctx.until(() => ticksOf(frame).length >= 3, 5000, 'three ticks');
+        await fetch('/restart-demo', { method: 'POST' });
+        await fetch('/cut-demo', { method: 'POST' });
+        await ctx.until(() => text(frame, 'resets') === '1', 5000, 'the reset note');
+        await ctx.until(() => rowsOf(frame).at(-1)[1] === '3', 5000, 'three ticks of the new clock');
+        return { rows: rowsOf(frame), resets: text(frame, 'resets') };
+      } finally { frame.remove(); }
+    `);
+    assert.equal(got.resets, '1');
+    const at = got.rows.findIndex((r) => r[0] === 'reset');
+    assert.ok(at > 0, JSON.stringify(got.rows));
+    const lastSeen = got.rows[at - 1][1];
+    assert.match(got.rows[at][2], new RegExp(`^gap: Last-Event-ID ${lastSeen} is not among the ticks kept \\(the last 600\\)`));
+    assertContiguous(got.rows.slice(0, at), 'before the restart');
+    assert.deepEqual(
+      got.rows.slice(at + 1).map((r) => [r[0], r[1]]),
+      [
+        ['event1', '1'],
+        ['event2', '2'],
+        ['event1', '3'],
+      ],
+    );
   });
 });

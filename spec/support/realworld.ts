@@ -189,6 +189,20 @@ export function openEventStream(url: string, headers: Record<string, string> = {
   );
 }
 
+/** The next event of one of `types`, skipping others (at most `limit` of them). */
+export async function nextOfType(
+  client: EventStreamClient,
+  types: readonly string[],
+  ms = 5000,
+  limit = 1000,
+): Promise<ServerSentEvent> {
+  for (let i = 0; i < limit; i++) {
+    const event = await client.next(ms);
+    if (types.includes(event.type)) return event;
+  }
+  throw new Error(`no ${types.join('/')} event among the next ${limit}`);
+}
+
 /** Plain request helper: status, headers and body text. */
 export function request(
   url: string,
