@@ -276,14 +276,15 @@ export class SSEStream extends Transform {
   }
 
   /** Hand the pending events on as one chunk. Returns push()'s verdict. */
-  _flushPending(): boolean {
+  _flushPending(now?: number): boolean {
     this._scheduled = false;
     if (this._pendingSize === 0) return true;
     const chunk = this._pending;
     this._pending = '';
     this._pendingSize = 0;
-    if (this._heartbeatMs > 0) this._lastFlush = Date.now();
+    if (this._heartbeatMs > 0) this._lastFlush = now ?? Date.now();
     let ok: boolean;
+    let backedUp = true;
     const dest = this._dest;
     if (dest !== null && this.readableFlowing === true && this.readableLength === 0 && this.listenerCount('data') === 1) {
       // Piped to one response with nothing queued here: write to it directly.
@@ -293,6 +294,10 @@ export class SSEStream extends Transform {
       if (dest.write(chunk) === false) {
         this.pause();
         dest.once('drain', this._onDestDrain);
+      } else {
+        // Below the response's own highWaterMark: nothing to measure (the bound is
+        // then the larger of maxBufferedBytes and that highWaterMark).
+        backedUp = false;
       }
       ok = true;
     } else {
@@ -303,7 +308,7 @@ export class SSEStream extends Transform {
       this._callbacks = null;
       process.nextTick(runCallbacks, callbacks);
     }
-    if (this._maxBuffered > 0 && this._dest !== null) this._checkBacklog(this._dest);
+    if (backedUp && this._maxBuffered > 0 && this._dest !== null) this._checkBacklog(this._dest);
     return ok;
   }
 
@@ -461,9 +466,11 @@ function schedule(stream: SSEStream): void {
 function flushDirty(): void {
   const streams = dirty;
   dirty = [];
+  // One clock read for the whole batch (heartbeat bookkeeping), not one per stream.
+  const now = Date.now();
   let i = 0;
   try {
-    for (; i < streams.length; i++) streams[i]._flushPending();
+    for (; i < streams.length; i++) streams[i]._flushPending(now);
   } finally {
     // If one flush threw, the others still go out (on the next tick).
     for (let j = i + 1; j < streams.length; j++) schedule(streams[j]);
