@@ -20,7 +20,7 @@ import { idText, serialize } from './format.js';
 import { SSEStream, kWriteFrame } from './stream.js';
 import type { SSEInput, SSEMessage } from './types.js';
 import { MemoryHistory, type ChannelEvent, type HistoryResult, type HistoryStore, type StoredEvent } from './history.js';
-import { checkInt, checkNames } from './validate.js';
+import { checkInt, optionsObject } from './validate.js';
 
 export type { ChannelEvent, HistoryResult, HistoryStore, StoredEvent } from './history.js';
 
@@ -426,11 +426,7 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 }
 
 function checkChannelOptions(options: ChannelOptions | undefined): ChannelOptions {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object') {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel options must be an object; got ${describe(options)}`);
-  }
-  checkNames(options, CHANNEL_OPTIONS, 'Channel');
+  options = optionsObject(options, CHANNEL_OPTIONS, 'Channel');
   checkInt(options.history, 'Channel', 'history', 0, 0);
   checkInt(options.historyMaxAge, 'Channel', 'historyMaxAge', 0, 0);
   const store = options.store;
@@ -447,11 +443,7 @@ function checkChannelOptions(options: ChannelOptions | undefined): ChannelOption
 }
 
 function checkAddOptions(options: AddOptions | undefined): AddOptions {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object') {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: options must be an object { filter?, lastEventId? }; got ${describe(options)}`);
-  }
-  checkNames(options, ADD_OPTIONS, 'Channel.add');
+  options = optionsObject(options, ADD_OPTIONS, 'Channel.add');
   if (options.filter !== undefined && typeof options.filter !== 'function') {
     throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: filter must be a function (event) => boolean; got ${describe(options.filter)}`);
   }

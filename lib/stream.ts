@@ -12,11 +12,11 @@
  * per event; a lone event still leaves in the same turn of the event loop.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { ErrorCode, SSEError, SSETypeError, describe } from './errors.js';
+import { ErrorCode, SSEError } from './errors.js';
 import { HEARTBEAT, PREAMBLE, serialize } from './format.js';
 import { checkCors, corsHeaders, lastEventIdOf, writeStreamHead, type ResponseLike } from './http.js';
 import type { CorsOptions, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
-import { checkInt, checkNames } from './validate.js';
+import { checkInt, optionsObject } from './validate.js';
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -501,11 +501,7 @@ function tuneSocket(req: RequestLike): void {
 }
 
 function checkOptions(options: SSEStreamOptions | undefined): SSEStreamOptions {
-  if (options === undefined || options === null) return {};
-  if (typeof options !== 'object') {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `SSEStream options must be an object; got ${describe(options)}`);
-  }
-  checkNames(options, OPTION_NAMES, 'SSEStream');
+  options = optionsObject(options, OPTION_NAMES, 'SSEStream');
   checkInt(options.heartbeat, 'SSEStream', 'heartbeat', 0, 0);
   checkInt(options.maxBufferedBytes, 'SSEStream', 'maxBufferedBytes', 0, 0);
   checkInt(options.highWaterMark, 'SSEStream', 'highWaterMark', 1, 1);

@@ -4,6 +4,22 @@
  */
 import { ErrorCode, SSERangeError, SSETypeError, describe } from './errors.js';
 
+/**
+ * `options` as an object (`{}` when absent), after checking it is one and that
+ * it names no unknown option.
+ */
+export function optionsObject<T extends object>(options: T | undefined | null, allowed: string[], where: string): T {
+  if (options === undefined || options === null) return {} as T;
+  if (typeof options !== 'object') {
+    throw new SSETypeError(
+      ErrorCode.INVALID_OPTION,
+      `${where}: options must be an object with ${allowed.join(', ')}; got ${describe(options)}`,
+    );
+  }
+  checkNames(options, allowed, where);
+  return options;
+}
+
 /** Reject unknown option names, hinting at a near miss (`heartBeat` -> `heartbeat`). */
 export function checkNames(options: object, allowed: string[], where: string): void {
   for (const key of Object.keys(options)) {
