@@ -17,7 +17,7 @@
 import { Writable } from 'node:stream';
 import { ErrorCode, SSEError, SSETypeError, describe } from './errors.js';
 import { idText, serialize } from './format.js';
-import { SSEStream, kWriteFrame } from './stream.js';
+import { SSEStream, endArguments, kWriteFrame } from './stream.js';
 import type { SSEInput, SSEMessage } from './types.js';
 import { MemoryHistory, type ChannelEvent, type HistoryResult, type HistoryStore, type StoredEvent } from './history.js';
 import { checkInt, optionsObject } from './validate.js';
@@ -211,20 +211,15 @@ export class Channel extends Writable {
   override end(message: SSEInput | unknown, cb?: () => void): this;
   override end(message: SSEInput | unknown, encoding?: BufferEncoding, cb?: () => void): this;
   override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
-    if (typeof message === 'function') {
-      cb = message;
-      message = undefined;
-    } else if (typeof encoding === 'function') {
-      cb = encoding;
-    }
+    const [last, done] = endArguments(message, encoding, cb);
     if (this._ended) {
-      if (typeof cb === 'function') process.nextTick(cb as () => void);
+      if (done !== undefined) process.nextTick(done);
       return this;
     }
-    if (message !== undefined && message !== null) this.write(message as SSEInput);
+    if (last !== undefined && last !== null) this.write(last);
     this._ended = true;
     this._endAll();
-    return super.end(cb as () => void);
+    return super.end(done);
   }
 
   override _write(message: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {

@@ -171,20 +171,15 @@ export class SSEStream extends Transform {
   override end(message: SSEInput, encoding?: BufferEncoding, cb?: () => void): this;
   override end(message: unknown, encoding?: BufferEncoding | (() => void), cb?: () => void): this;
   override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
-    if (typeof message === 'function') {
-      cb = message;
-      message = undefined;
-    } else if (typeof encoding === 'function') {
-      cb = encoding;
-    }
+    const [last, done] = endArguments(message, encoding, cb);
     if (this._state !== OPEN) {
-      if (typeof cb === 'function') process.nextTick(cb as () => void);
+      if (done !== undefined) process.nextTick(done);
       return this;
     }
-    if (message !== undefined && message !== null) this.write(message);
+    if (last !== undefined && last !== null) this.write(last);
     this._state = ENDING;
     this._stopHeartbeat();
-    return super.end(cb as () => void);
+    return super.end(done);
   }
 
   override cork(): void {
@@ -437,6 +432,16 @@ export interface SSEStream {
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: 'disconnect', listener: (reason: SSEError) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * @internal `end(cb)`, `end(message, cb)` and `end(message, encoding, cb)` as the
+ * message and the callback (shared by SSEStream and Channel).
+ */
+export function endArguments(message: unknown, encoding: unknown, cb: unknown): [unknown, (() => void) | undefined] {
+  if (typeof message === 'function') return [undefined, message as () => void];
+  if (typeof encoding === 'function') return [message, encoding as () => void];
+  return [message, typeof cb === 'function' ? (cb as () => void) : undefined];
 }
 
 /**
