@@ -140,9 +140,10 @@ export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined,
 }
 
 /**
- * Answer a CORS preflight (`OPTIONS`) for the event stream. Browsers send one
- * before a cross-origin EventSource request only when it carries a header that
- * is not CORS-safelisted; `Last-Event-ID` is one, so a reconnect may need it.
+ * Answer a CORS preflight (`OPTIONS`) for the event stream. Chromium 156 was
+ * measured sending none, not even for a cross-origin reconnect that carries
+ * `Last-Event-ID` (spec/browser.spec.ts); other clients and proxies may, since
+ * that header is not CORS-safelisted, so answering is cheap insurance.
  * Returns true when it answered (the request was a preflight), false otherwise.
  */
 export function preflight(req: RequestLike & { method?: string }, res: ResponseLike, cors: CorsOptions): boolean {
