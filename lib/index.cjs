@@ -1,8 +1,9 @@
 'use strict';
-// CommonJS entry. `require('ssepipe')` hands back the SSEStream class itself, as
-// `require('ssestream')` does, with every named export on it and `.default`
-// pointing back to it, so `require(pkg)`, `require(pkg).default` and
-// `const { SSEStream, Channel } = require(pkg)` all work. tsc cannot emit this shape.
+// CommonJS entry. `require('ssepipe')` hands back the SSEStream class itself,
+// with every named export on it and `.default` pointing back to it, so
+// `require(pkg)`, `require(pkg).default` (what ssestream's users write: its
+// require() gives `{ default }`) and `const { SSEStream, Channel } = require(pkg)`
+// all work. tsc cannot emit this shape.
 const lib = require('./index.js');
 const SSEStream = lib.SSEStream;
 for (const key of Object.keys(lib)) {
