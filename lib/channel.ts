@@ -16,7 +16,7 @@
  */
 import { Writable } from 'node:stream';
 import { ErrorCode, SSEError, SSETypeError, describe } from './errors.js';
-import { idText, serialize } from './format.js';
+import { isValidId, serialize } from './format.js';
 import { SSEStream, endArguments, kWriteFrame } from './stream.js';
 import type { SSEInput, SSEMessage } from './types.js';
 import { MemoryHistory, type ChannelEvent, type HistoryResult, type HistoryStore, type StoredEvent } from './history.js';
@@ -292,7 +292,8 @@ export class Channel extends Writable {
     const type = m !== undefined && typeof m.event === 'string' && m.event !== '' ? m.event : 'message';
     if (store === undefined) {
       const frame = serialize(message);
-      const id = m !== undefined && m.id !== undefined && m.id !== null ? idText(m.id) : undefined;
+      // serialize() validated the id: its text is String(id) (as idText gives).
+      const id = m !== undefined && m.id !== undefined && m.id !== null ? String(m.id) : undefined;
       return { id, type, message, frame };
     }
     let id: string | undefined;
@@ -304,7 +305,7 @@ export class Channel extends Writable {
       frame = serialize({ id, data: message });
     } else if (m.id !== undefined && m.id !== null) {
       frame = serialize(m);
-      id = idText(m.id);
+      id = String(m.id);
     } else if (m.data !== undefined) {
       // If serialize() throws, the id is simply never used: ids stay increasing.
       id = store.nextId();
@@ -443,7 +444,7 @@ function checkAddOptions(options: AddOptions | undefined): AddOptions {
     throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: filter must be a function (event) => boolean; got ${describe(options.filter)}`);
   }
   const id = options.lastEventId;
-  if (id !== undefined && (typeof id !== 'string' || /[\r\n\0]/.test(id))) {
+  if (id !== undefined && (typeof id !== 'string' || !isValidId(id))) {
     throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: lastEventId must be a string without CR, LF or U+0000; got ${describe(id)}`);
   }
   return options;

@@ -91,8 +91,16 @@ export function dataLines(text: string): string {
   return prefixLines(DATA, text);
 }
 
-/** The field value for `id`, validated. Exported for the channel, which assigns ids. */
-export function idText(id: unknown): string {
+/**
+ * Whether `text` can be an event id: no CR or LF (they would forge fields) and
+ * no U+0000 (clients ignore such an id). The one place this rule is written.
+ */
+export function isValidId(text: string): boolean {
+  return !ID_FORBIDDEN.test(text);
+}
+
+/** The field value for `id`, validated. */
+function idText(id: unknown): string {
   if (typeof id === 'number') {
     if (!Number.isFinite(id)) {
       throw new SSERangeError(ErrorCode.INVALID_ID, `id must be a finite number or a string; got ${describe(id)}`);
@@ -102,7 +110,7 @@ export function idText(id: unknown): string {
   if (typeof id !== 'string') {
     throw new SSETypeError(ErrorCode.INVALID_ID, `id must be a string or a finite number; got ${describe(id)}`);
   }
-  if (ID_FORBIDDEN.test(id)) {
+  if (!isValidId(id)) {
     throw new SSETypeError(
       ErrorCode.INVALID_ID,
       `id must not contain CR, LF or U+0000 (a line break would forge fields, U+0000 makes clients ignore the id); got ${describe(id)}`,

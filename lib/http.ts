@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { ErrorCode, SSETypeError, SSERangeError, describe } from './errors.js';
+import { isValidId } from './format.js';
 import type { CorsOptions, RequestLike } from './types.js';
 
 /** The part of a response the glue needs. */
@@ -178,6 +179,6 @@ export function noContent(res: ResponseLike, headers?: Record<string, string>): 
  */
 export function lastEventIdOf(req: RequestLike | undefined): string | undefined {
   const value = req?.headers['last-event-id'];
-  if (typeof value !== 'string' || value === '' || /[\r\n\0]/.test(value)) return undefined;
+  if (typeof value !== 'string' || value === '' || !isValidId(value)) return undefined;
   return value;
 }

@@ -257,17 +257,12 @@ export class SSEStream extends Transform {
    * moment later would hold it for the whole keep-alive timeout.
    */
   _shutdown(message?: SSEInput): void {
-    const socket = (this._dest as { socket?: { end?(): unknown } | null } | null)?.socket;
     const res = this._dest;
+    const socket = (res as { socket?: { end?(): unknown } | null } | null)?.socket;
     if (res !== null && typeof res.writeHead === 'function' && typeof socket?.end === 'function') {
-      const onFinish = (): void => {
-        res.removeListener('finish', onFinish);
-        socket.end?.();
-      };
-      res.on('finish', onFinish);
+      res.once('finish', () => socket.end?.());
     }
-    if (message === undefined) this.end();
-    else this.end(message);
+    this.end(message as unknown);
   }
 
   /** Hand the pending events on as one chunk. Returns push()'s verdict. */
