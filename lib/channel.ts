@@ -1,130 +1,121 @@
 /**
- * Broadcast: one event in, the same bytes out to every subscribed SSEStream,
- * with optional history so a reconnecting client gets exactly what it missed.
+ * Broadcast: one event in, the same bytes out to every subscribed event stream
+ * (Node's `SSEStream` and web streams alike: anything `EventStreamLike`), with
+ * optional history so a reconnecting client gets exactly what it missed.
+ * Neutral: no `node:` import, so a broadcast runs on Workers, Deno and Bun too.
  *
- * Two parts, kept apart so that a broker can replace the second later:
- * - fan-out (`Channel`): validate + serialize once, then one `[kWriteFrame]` per
- *   subscriber with that same string. Backpressure is each stream's own
- *   business: SSEStream drops a client whose backlog passes `maxBufferedBytes`
- *   and emits `'disconnect'`, on which the channel lets go of it. A slow client
- *   therefore costs the others nothing.
- * - history (`HistoryStore`): assigns ids, keeps events, answers "what came
- *   after id X". `since()` may be async (a broker); live events that arrive
- *   meanwhile are queued per subscriber and sent after the replay, minus those
- *   the replay already covered (as Mercure does), so nothing is lost, repeated
- *   or reordered. `MemoryHistory` is the default: a ring buffer.
+ * - Fan-out: prepare (validate + serialize) once, then `write(prepared)` on every
+ *   subscriber. Backpressure is each stream's own business: a stream drops a
+ *   client whose backlog passes `maxBufferedBytes`, and the channel lets go of
+ *   it. A slow client therefore costs the others nothing.
+ * - History (`HistoryStore`): assigns ids, keeps events, answers "what came after
+ *   id X". `since()` may be async; live events that arrive meanwhile are queued
+ *   per subscriber and sent after the replay, minus those the replay already
+ *   covered (as Mercure does), so nothing is lost, repeated or reordered.
  */
-import { Writable } from 'node:stream';
-import { ErrorCode, SSEError, SSETypeError, describe } from './errors.js';
-import { isValidId, serialize } from './format.js';
-import { SSEStream, endArguments, kWriteFrame } from './stream.js';
-import type { SSEInput, SSEMessage } from './types.js';
-import { MemoryHistory, type ChannelEvent, type HistoryResult, type HistoryStore, type StoredEvent } from './history.js';
-import { checkInt, optionsObject } from './validate.js';
-
-export type { ChannelEvent, HistoryResult, HistoryStore, StoredEvent } from './history.js';
-
-export interface ChannelOptions {
-  /**
-   * Keep the last this many events in memory (a `MemoryHistory`) and replay the
-   * ones a client missed when it reconnects with `Last-Event-ID`. Every kept
-   * event gets an id: the caller's, or one assigned by the history. `0` turns it off.
-   * @defaultValue 0
-   */
-  history?: number;
-  /**
-   * With `history`: also drop events older than this many ms. `0` keeps them until pushed out.
-   * @defaultValue 0
-   */
-  historyMaxAge?: number;
-  /** Your own history (e.g. backed by a broker) instead of `history`/`historyMaxAge`. */
-  store?: HistoryStore;
-}
-
-export interface AddOptions {
-  /**
-   * Send this subscriber only the events for which it returns true (live and
-   * replayed alike). Called once per event per filtered subscriber; it must not
-   * throw (if it does, the event is skipped for that subscriber and the error is
-   * rethrown from `write()` after every other subscriber got the event).
-   */
-  filter?: (event: ChannelEvent) => boolean;
-  /**
-   * Replay from this id instead of the request's `Last-Event-ID` header (e.g. one
-   * taken from the URL for the first connection of a page that saw events before).
-   * @defaultValue stream.lastEventId
-   */
-  lastEventId?: string;
-}
+import { Emitter } from './emitter.js';
+import { caused, stateError, typeError, type SSEError } from './errors.js';
+import { dispatches, fromFrame, isPrepared, prepare, withId } from './format.js';
+import { MemoryHistory } from './history.js';
+import { ADD_RULES, CHANNEL_RULES, endArguments, readOptions } from './options.js';
+import type {
+  AddOptions,
+  ChannelOptions,
+  EventStreamLike,
+  HistoryResult,
+  HistoryStore,
+  PreparedEvent,
+  SSEInput,
+  StoredEvent,
+} from './types.js';
 
 /** The per-subscriber state: one object per `add()`, nothing per event. */
 interface Subscriber {
-  readonly stream: SSEStream;
-  readonly filter: ((event: ChannelEvent) => boolean) | null;
+  readonly stream: EventStreamLike;
+  readonly filter: ((event: PreparedEvent) => boolean) | null;
   /** How many events had been written when it joined: it gets the later ones (or they are in its replay). */
   readonly start: number;
   /** Live events that came while the replay was being fetched; null once it was sent. */
-  queue: ChannelEvent[] | null;
+  queue: PreparedEvent[] | null;
   queuedBytes: number;
 }
 
 type WriteCallback = (error?: Error | null) => void;
-
-const CHANNEL_OPTIONS = ['history', 'historyMaxAge', 'store'];
-const ADD_OPTIONS = ['filter', 'lastEventId'];
+type Done = () => void;
 
 /**
- * Broadcast to many SSEStreams. A Writable in object mode: `write(message)`
- * sends to every subscriber (an event source can be piped in); `end()` ends
- * every subscriber. Events: `'join'` (stream), `'leave'` (stream, reason?) and,
- * with history, `'gap'` (stream, error) when a replay could not start right
- * after the client's last event id.
+ * Broadcast to many event streams. Writable-shaped: `write(message)` sends to
+ * every subscriber (an event source can be piped in, or fed with `pipeline()`);
+ * `end()` ends every subscriber. Events: `'join'` (stream), `'leave'` (stream,
+ * reason?) and, with history, `'gap'` (stream, error) when a replay could not
+ * start right after the client's last event id.
  */
-export class Channel extends Writable {
+export class Channel extends Emitter {
   /** The history, or undefined when it is off. */
   readonly store: HistoryStore | undefined;
 
-  private readonly _subs = new Map<SSEStream, Subscriber>();
-  private _ended = false;
-  private _closedError: SSEError | null = null;
+  private readonly subs = new Map<EventStreamLike, Subscriber>();
+  private readonly replayTimeout: number;
+  private ended = false;
+  private finished = false;
+  private closed = false;
   /** Events written so far: their sequence numbers, which order them as the history does. */
-  private _created = 0;
-  private _fanning = false;
+  private created = 0;
+  private fanning = false;
   /** Events written during a fan-out, each followed by its sequence number. */
-  private _backlog: Array<ChannelEvent | number> | null = null;
-
-  // One listener function per channel, shared by all its subscribers (EventEmitter
-  // calls a listener with `this` = the stream): no closure per subscriber.
-  private readonly _onDisconnect: (this: SSEStream, reason: SSEError) => void;
-  private readonly _onGone: (this: SSEStream) => void;
+  private backlog: Array<PreparedEvent | number> | null = null;
+  // One listener function per channel, shared by all its subscribers (called
+  // with `this` = the stream): no closure per subscriber.
+  private readonly onDisconnect: (this: EventStreamLike, reason: SSEError) => void;
+  private readonly onClose: (this: EventStreamLike) => void;
 
   constructor(options?: ChannelOptions) {
-    const opts = checkChannelOptions(options);
-    super({ objectMode: true });
-    const limit = opts.history ?? 0;
-    this.store = opts.store ?? (limit > 0 ? new MemoryHistory({ limit, maxAge: opts.historyMaxAge ?? 0 }) : undefined);
+    super();
+    const o = readOptions('Channel', options, CHANNEL_RULES);
+    if (o.store !== undefined && (o.history > 0 || o.historyMaxAge > 0)) {
+      throw typeError('ERR_SSE_INVALID_OPTION', 'Channel', 'give either store or history/historyMaxAge, not both (size your store itself)');
+    }
+    this.store = o.store ?? (o.history > 0 ? new MemoryHistory({ limit: o.history, maxAge: o.historyMaxAge }) : undefined);
+    this.replayTimeout = o.replayTimeout;
     const channel = this;
-    this._onDisconnect = function (this: SSEStream, reason: SSEError) {
-      channel._remove(this, reason);
+    this.onDisconnect = function (this: EventStreamLike, reason: SSEError) {
+      channel.remove(this, reason);
     };
-    this._onGone = function (this: SSEStream) {
-      channel._remove(this, this.disconnectReason);
+    this.onClose = function (this: EventStreamLike) {
+      channel.remove(this, this.disconnectReason);
     };
   }
 
   /** How many streams are subscribed. */
   get size(): number {
-    return this._subs.size;
+    return this.subs.size;
   }
 
   /** Whether `stream` is subscribed. */
-  has(stream: SSEStream): boolean {
-    return this._subs.has(stream);
+  has(stream: EventStreamLike): boolean {
+    return this.subs.has(stream);
   }
 
   /** The subscribed streams (e.g. for presence lists). */
-  streams(): IterableIterator<SSEStream> {
-    return this._subs.keys();
+  streams(): IterableIterator<EventStreamLike> {
+    return this.subs.keys();
+  }
+
+  /** False once the channel was ended or destroyed (as on a Writable). */
+  get writable(): boolean {
+    return !this.ended;
+  }
+
+  get writableEnded(): boolean {
+    return this.ended;
+  }
+
+  get writableFinished(): boolean {
+    return this.finished;
+  }
+
+  get destroyed(): boolean {
+    return this.closed;
   }
 
   /**
@@ -137,224 +128,247 @@ export class Channel extends Writable {
    * stream is already subscribed, ended or destroyed; after `end()`, the
    * stream is ended and false is returned.
    */
-  add(stream: SSEStream, options?: AddOptions): boolean {
-    if (!(stream instanceof SSEStream)) {
-      // Also an SSEStream of another copy of this library (one loaded by require(), one by import).
-      throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: expected an SSEStream of this copy of ssepipe; got ${describe(stream)}`);
-    }
-    const { filter, lastEventId } = checkAddOptions(options);
+  add(stream: EventStreamLike, options?: AddOptions): boolean {
+    if (!isEventStream(stream)) throw typeError('ERR_SSE_INVALID_STREAM', 'Channel.add', stream);
+    const { filter, lastEventId } = readOptions('Channel.add', options, ADD_RULES);
     const lastId = lastEventId ?? stream.lastEventId;
-    if (this._ended) {
+    if (this.ended) {
       stream.end();
       return false;
     }
-    if (this._subs.has(stream) || stream.destroyed || stream.writableEnded) return false;
+    if (this.subs.has(stream) || !stream.writable) return false;
     const store = this.store;
     const replay = store !== undefined && lastId !== undefined;
     // Queue live events from now on, even for a synchronous store: a 'join' or
     // 'gap' listener may broadcast, and that event must follow the replay.
-    const sub: Subscriber = { stream, filter: filter ?? null, start: this._created, queue: replay ? [] : null, queuedBytes: 0 };
-    this._subs.set(stream, sub);
-    stream.on('disconnect', this._onDisconnect);
-    stream.on('finish', this._onGone);
-    stream.on('close', this._onGone);
-    this.emit('join', stream);
-    if (!replay || this._subs.get(stream) !== sub) return true;
-    let result: HistoryResult | PromiseLike<HistoryResult>;
+    const sub: Subscriber = { stream, filter: filter ?? null, start: this.created, queue: replay ? [] : null, queuedBytes: 0 };
+    this.subs.set(stream, sub);
+    stream.on('disconnect', this.onDisconnect);
+    stream.on('close', this.onClose);
     try {
-      result = store.since(lastId);
-    } catch (err) {
-      this._replay(sub, lastId, { events: [], found: false }, err);
-      return true;
-    }
-    if (isThenable(result)) {
-      result.then(
-        (r) => this._replay(sub, lastId, r, undefined),
-        (err: unknown) => this._replay(sub, lastId, { events: [], found: false }, err),
-      );
-    } else {
-      this._replay(sub, lastId, result, undefined);
+      this.emit('join', stream);
+    } finally {
+      if (replay && this.subs.get(stream) === sub) this.replay(sub, store, lastId);
     }
     return true;
   }
 
   /** Unsubscribe `stream` without ending it. Returns whether it was subscribed. */
-  delete(stream: SSEStream): boolean {
-    return this._remove(stream, undefined);
+  delete(stream: EventStreamLike): boolean {
+    return this.remove(stream, undefined);
   }
 
   /**
-   * Broadcast `message` to every subscriber: validated and serialized once
-   * (throws like `SSEStream.write()` on invalid input, and sends nothing), kept
-   * in the history when it has `data` or an `id`. Returns true; false after
-   * `end()` (the message is then dropped and `cb` gets an error).
-   *
-   * `message` is an `SSEInput`, typed as wide as Node's own `chunk: any`:
-   * anything narrower makes `source.pipe(channel)` and `pipeline(source,
-   * channel)` fail to type-check.
+   * Broadcast `message` to every subscriber: prepared once (throws like
+   * `SSEStream.write()` on invalid input, and sends nothing), kept in the
+   * history when it has `data` or an `id`. Returns true; false after `end()`
+   * (the message is then dropped and `cb` gets an error). From a piped source,
+   * an invalid message is emitted as `'error'` (the source is unpiped) instead
+   * of thrown.
    */
-  override write(message: SSEInput | unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+  write(message: SSEInput | PreparedEvent | unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
-    if (this._ended || this.destroyed) {
+    if (this.ended) {
       if (cb !== undefined) {
-        process.nextTick(cb, (this._closedError ??= new SSEError(ErrorCode.STREAM_CLOSED, 'Channel: write() after end(): the message was not sent')));
+        const done = cb;
+        queueMicrotask(() => done(stateError('ERR_SSE_STREAM_CLOSED', 'Channel.write()')));
       }
       return false;
     }
-    this._broadcast(message as SSEInput);
-    if (cb !== undefined) process.nextTick(cb, null);
+    let event: PreparedEvent;
+    try {
+      event = this.event(message as SSEInput | PreparedEvent);
+    } catch (err) {
+      // Readable#pipe() listens for 'unpipe' on its destination: a piped write cannot catch.
+      if (this.listenerCount('unpipe') === 0) throw err;
+      queueMicrotask(() => {
+        cb?.(err as Error);
+        this.emit('error', err);
+      });
+      return false;
+    }
+    this.broadcast(event);
+    if (cb !== undefined) {
+      const done = cb;
+      queueMicrotask(() => done(null));
+    }
     return true;
   }
 
   /** Broadcast `message` (if given), then end every subscriber and the channel. */
-  override end(cb?: () => void): this;
-  override end(message: SSEInput | unknown, cb?: () => void): this;
-  override end(message: SSEInput | unknown, encoding?: BufferEncoding, cb?: () => void): this;
-  override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
+  end(cb?: Done): this;
+  end(message: SSEInput | PreparedEvent | unknown, cb?: Done): this;
+  end(message: SSEInput | PreparedEvent | unknown, encoding?: string, cb?: Done): this;
+  end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     const [last, done] = endArguments(message, encoding, cb);
-    if (this._ended) {
-      if (done !== undefined) process.nextTick(done);
+    if (this.ended) {
+      if (done !== undefined) queueMicrotask(done);
       return this;
     }
     if (last !== undefined && last !== null) this.write(last);
-    this._ended = true;
-    this._endAll();
-    return super.end(done);
+    this.ended = true;
+    this.endSubscribers();
+    queueMicrotask(() => {
+      this.finished = true;
+      this.emit('finish');
+      done?.();
+      this.close();
+    });
+    return this;
   }
 
-  override _write(message: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
-    // Only reached through Writable's own write path (write() is overridden).
-    try {
-      this._broadcast(message as SSEInput);
-    } catch (err) {
-      callback(err as Error);
+  /** End every subscriber and the channel now; with `error`, emit it as `'error'` first. */
+  destroy(error?: Error): this {
+    if (this.closed) return this;
+    this.ended = true;
+    this.endSubscribers();
+    queueMicrotask(() => {
+      if (error !== undefined) this.emit('error', error);
+      this.close();
+    });
+    return this;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close');
+  }
+
+  private broadcast(event: PreparedEvent): void {
+    const seq = ++this.created;
+    if (this.fanning) {
+      // Written by a listener ('leave' of a dropped client) in the middle of a
+      // fan-out: sent after it, so that every subscriber sees history order.
+      (this.backlog ??= []).push(event, seq);
       return;
     }
-    callback();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this._ended = true;
-    this._endAll();
-    callback(error);
-  }
-
-  private _broadcast(message: SSEInput): void {
-    const event = this._event(message);
-    const seq = ++this._created;
-    if (this._fanning) {
-      // Written by a listener ('leave' of a dropped client, a filter) in the middle
-      // of a fan-out: sent after it, so that every subscriber sees history order.
-      (this._backlog ??= []).push(event, seq);
-      return;
-    }
-    this._fanning = true;
-    let failure: unknown;
+    this.fanning = true;
     try {
-      failure = this._fanOut(event, seq, undefined);
-      while (this._backlog !== null) {
-        const backlog = this._backlog;
-        this._backlog = null;
-        for (let i = 0; i < backlog.length; i += 2) {
-          failure = this._fanOut(backlog[i] as ChannelEvent, backlog[i + 1] as number, failure);
-        }
+      this.fanOut(event, seq);
+      while (this.backlog !== null) {
+        const backlog = this.backlog;
+        this.backlog = null;
+        for (let i = 0; i < backlog.length; i += 2) this.fanOut(backlog[i] as PreparedEvent, backlog[i + 1] as number);
       }
     } finally {
-      this._fanning = false;
+      this.fanning = false;
     }
-    if (failure !== undefined) throw failure;
   }
 
-  /** One event to every subscriber that joined before it was written. Returns the first filter error. */
-  private _fanOut(event: ChannelEvent, seq: number, failure: unknown): unknown {
+  /** One event to every subscriber that joined before it was written. */
+  private fanOut(event: PreparedEvent, seq: number): void {
     // values(), not entries(): no [key, value] pair allocated per subscriber.
-    for (const sub of this._subs.values()) {
+    for (const sub of this.subs.values()) {
       if (sub.start >= seq) continue; // joined during this fan-out: its replay has the event
-      if (sub.queue !== null) {
-        this._enqueue(sub, event);
-      } else if (sub.filter === null) {
-        sub.stream[kWriteFrame](event.frame);
-      } else {
-        try {
-          if (sub.filter(event)) sub.stream[kWriteFrame](event.frame);
-        } catch (err) {
-          failure ??= err;
-        }
-      }
+      if (sub.queue !== null) this.enqueue(sub, event);
+      else this.send(sub, event);
     }
-    return failure;
+  }
+
+  /** To one subscriber, through its filter. Returns false when the subscriber is gone. */
+  private send(sub: Subscriber, event: PreparedEvent): boolean {
+    if (sub.filter !== null) {
+      let wanted: boolean;
+      try {
+        wanted = sub.filter(event);
+      } catch (err) {
+        this.fail(sub, err, 'its filter');
+        return false;
+      }
+      if (!wanted) return true;
+    }
+    const stream = sub.stream;
+    if (stream.write(event) || stream.writable) return true;
+    // Ended or destroyed without telling us yet: let go of it now.
+    this.remove(stream, stream.disconnectReason);
+    return false;
   }
 
   /** Validate, assign an id (history on), serialize once, keep in history. */
-  private _event(message: SSEInput): ChannelEvent {
+  private event(message: SSEInput | PreparedEvent): PreparedEvent {
+    const event = prepare(message);
     const store = this.store;
-    const m: SSEMessage | undefined = typeof message === 'object' && message !== null ? message : undefined;
-    const type = m !== undefined && typeof m.event === 'string' && m.event !== '' ? m.event : 'message';
-    if (store === undefined) {
-      const frame = serialize(message);
-      // serialize() validated the id: its text is String(id) (as idText gives).
-      const id = m !== undefined && m.id !== undefined && m.id !== null ? String(m.id) : undefined;
-      return { id, type, message, frame };
-    }
-    let id: string | undefined;
-    let frame: string;
-    if (m === undefined) {
-      // Bare strings: serialize() throws for non-strings (not an object either).
-      if (typeof message !== 'string') return { id: undefined, type, message, frame: serialize(message) };
-      id = store.nextId();
-      frame = serialize({ id, data: message });
-    } else if (m.id !== undefined && m.id !== null) {
-      frame = serialize(m);
-      id = String(m.id);
-    } else if (m.data !== undefined) {
-      // If serialize() throws, the id is simply never used: ids stay increasing.
-      id = store.nextId();
-      frame = serialize({ ...m, id });
-    } else {
-      // A comment or retry only: live, not kept (a replayed heartbeat is noise).
-      return { id: undefined, type, message, frame: serialize(m) };
-    }
-    const event: StoredEvent = { id, type, message, frame };
-    store.append(event);
-    return event;
+    // Without history, or a comment/retry only: live, not kept (a replayed heartbeat is noise).
+    if (store === undefined || (event.id === undefined && !dispatches(event))) return event;
+    const stored = (event.id === undefined ? withId(event, store.nextId()) : event) as StoredEvent;
+    store.append(stored);
+    return stored;
   }
 
-  private _enqueue(sub: Subscriber, event: ChannelEvent): void {
-    const queue = sub.queue as ChannelEvent[];
+  private enqueue(sub: Subscriber, event: PreparedEvent): void {
+    const queue = sub.queue as PreparedEvent[];
     queue.push(event);
     sub.queuedBytes += event.frame.length;
     // The queue is part of this client's backlog: bound it like the stream's own.
     const max = sub.stream.maxBufferedBytes;
     if (max > 0 && sub.queuedBytes > max) {
-      const reason = new SSEError(
-        ErrorCode.CLIENT_TOO_SLOW,
-        `the replay took too long: ${sub.queuedBytes} bytes of live events were queued behind it, more than maxBufferedBytes (${max})`,
-      );
-      this._remove(sub.stream, reason);
+      this.remove(sub.stream, stateError('ERR_SSE_CLIENT_TOO_SLOW', sub.queuedBytes, max, ' behind its replay'));
       // Ending (not a client disconnect): the client reconnects and replays again.
       sub.stream.destroy();
     }
   }
 
-  /** Send the replay, then the live events queued behind it that it did not cover. */
-  private _replay(sub: Subscriber, lastId: string, result: HistoryResult, cause: unknown): void {
-    if (this._subs.get(sub.stream) !== sub) return; // left (or channel ended) meanwhile
-    const stream = sub.stream;
-    const events = result.events;
-    if (!result.found) {
-      const why = cause === undefined ? 'is not in the history (unknown, or already dropped)' : 'could not be looked up';
-      const error = new SSEError(
-        ErrorCode.HISTORY_GAP,
-        `Last-Event-ID ${JSON.stringify(lastId)} ${why}: events may have been missed; replaying the ${events.length} kept`,
-        cause === undefined ? undefined : { cause },
-      );
-      // Written by a listener (e.g. a 'reset' event) goes out before the replay.
-      this.emit('gap', stream, error);
-      if (this._subs.get(stream) !== sub) return;
+  /** Ask the store for what came after `lastId`, guarded: whatever it does, nothing escapes as a crash. */
+  private replay(sub: Subscriber, store: HistoryStore, lastId: string): void {
+    let answer: HistoryResult | PromiseLike<HistoryResult>;
+    try {
+      answer = store.since(lastId);
+    } catch (err) {
+      this.deliver(sub, lastId, undefined, err);
+      return;
     }
-    let failure: unknown = undefined;
-    for (let i = 0; i < events.length; i++) failure = this._send(sub, events[i], failure);
-    const queue = sub.queue as ChannelEvent[];
+    if (!isThenable(answer)) {
+      this.deliver(sub, lastId, answer, undefined);
+      return;
+    }
+    let settled = false;
+    const settle = (result: unknown, cause: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      this.deliver(sub, lastId, result, cause);
+    };
+    const timer =
+      this.replayTimeout > 0
+        ? setTimeout(() => settle(undefined, new Error(`since() did not answer within replayTimeout (${this.replayTimeout} ms)`)), this.replayTimeout)
+        : undefined;
+    (timer as { unref?(): void } | undefined)?.unref?.();
+    Promise.resolve(answer).then(
+      (result) => settle(result, undefined),
+      (err: unknown) => settle(undefined, err ?? new Error('since() rejected')),
+    );
+  }
+
+  /**
+   * Send the replay, then the live events queued behind it that it did not
+   * cover. A store that failed (`cause`) or answered nonsense counts as a gap
+   * with nothing kept: `'gap'` with the cause, then live events.
+   */
+  private deliver(sub: Subscriber, lastId: string, answer: unknown, cause: unknown): void {
+    if (this.subs.get(sub.stream) !== sub) return; // left (or channel ended) meanwhile
+    const stream = sub.stream;
+    let events: readonly PreparedEvent[] = [];
+    let found = false;
+    if (cause === undefined) {
+      const checked = checkAnswer(answer);
+      if (checked === undefined) cause = new Error(`since() answered ${describeAnswer(answer)}, not { events: StoredEvent[], found: boolean }`);
+      else ({ events, found } = checked);
+    }
+    if (!found) {
+      const why = cause === undefined ? 'is not in the history (unknown, or already dropped)' : 'could not be looked up';
+      const gap = stateError('ERR_SSE_HISTORY_GAP', lastId, why, events.length);
+      try {
+        // Written by a listener (e.g. a 'reset' event) goes out before the replay.
+        this.emit('gap', stream, cause === undefined ? gap : caused(gap, cause));
+      } catch (err) {
+        this.fail(sub, err, "a 'gap' listener");
+        return;
+      }
+      if (this.subs.get(stream) !== sub) return;
+    }
+    for (let i = 0; i < events.length; i++) if (!this.send(sub, events[i])) return;
+    const queue = sub.queue as PreparedEvent[];
     sub.queue = null;
     sub.queuedBytes = 0;
     // Live events arrive in history order, so the ones the replay covered are a
@@ -369,37 +383,32 @@ export class Channel extends Writable {
         }
       }
     }
-    for (let i = start; i < queue.length; i++) failure = this._send(sub, queue[i], failure);
-    if (failure !== undefined) throw failure;
+    for (let i = start; i < queue.length; i++) if (!this.send(sub, queue[i])) return;
   }
 
-  private _send(sub: Subscriber, event: ChannelEvent, failure: unknown): unknown {
-    try {
-      if (sub.filter === null || sub.filter(event)) sub.stream[kWriteFrame](event.frame);
-    } catch (err) {
-      return failure ?? err;
-    }
-    return failure;
+  /** A subscriber's own code threw: it leaves, and its stream ends (its client reconnects). */
+  private fail(sub: Subscriber, err: unknown, what: string): void {
+    this.remove(sub.stream, caused(stateError('ERR_SSE_SUBSCRIBER_FAILED', what), err));
+    sub.stream.end();
   }
 
-  private _remove(stream: SSEStream, reason: SSEError | undefined): boolean {
-    if (!this._subs.delete(stream)) return false;
-    this._detach(stream);
+  private remove(stream: EventStreamLike, reason: SSEError | undefined): boolean {
+    if (!this.subs.delete(stream)) return false;
+    this.detach(stream);
     this.emit('leave', stream, reason);
     return true;
   }
 
-  private _detach(stream: SSEStream): void {
-    stream.removeListener('disconnect', this._onDisconnect);
-    stream.removeListener('finish', this._onGone);
-    stream.removeListener('close', this._onGone);
+  private detach(stream: EventStreamLike): void {
+    stream.removeListener('disconnect', this.onDisconnect);
+    stream.removeListener('close', this.onClose);
   }
 
-  private _endAll(): void {
-    const streams = [...this._subs.keys()];
-    this._subs.clear();
+  private endSubscribers(): void {
+    const streams = [...this.subs.keys()];
+    this.subs.clear();
     for (const stream of streams) {
-      this._detach(stream);
+      this.detach(stream);
       stream.end();
       this.emit('leave', stream, undefined);
     }
@@ -407,45 +416,55 @@ export class Channel extends Writable {
 }
 
 export interface Channel {
-  on(event: 'join', listener: (stream: SSEStream) => void): this;
-  on(event: 'leave', listener: (stream: SSEStream, reason: SSEError | undefined) => void): this;
-  on(event: 'gap', listener: (stream: SSEStream, error: SSEError) => void): this;
+  on(event: 'join', listener: (stream: EventStreamLike) => void): this;
+  on(event: 'leave', listener: (stream: EventStreamLike, reason: SSEError | undefined) => void): this;
+  on(event: 'gap', listener: (stream: EventStreamLike, error: SSEError) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'join', listener: (stream: SSEStream) => void): this;
-  once(event: 'leave', listener: (stream: SSEStream, reason: SSEError | undefined) => void): this;
-  once(event: 'gap', listener: (stream: SSEStream, error: SSEError) => void): this;
+  once(event: 'join', listener: (stream: EventStreamLike) => void): this;
+  once(event: 'leave', listener: (stream: EventStreamLike, reason: SSEError | undefined) => void): this;
+  once(event: 'gap', listener: (stream: EventStreamLike, error: SSEError) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+function isEventStream(value: unknown): value is EventStreamLike {
+  const s = value as Record<string, unknown> | null;
+  return (
+    s !== null &&
+    typeof s === 'object' &&
+    typeof s.write === 'function' &&
+    typeof s.end === 'function' &&
+    typeof s.destroy === 'function' &&
+    typeof s.on === 'function' &&
+    typeof s.removeListener === 'function' &&
+    typeof s.maxBufferedBytes === 'number' &&
+    typeof s.writable === 'boolean'
+  );
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-function checkChannelOptions(options: ChannelOptions | undefined): ChannelOptions {
-  options = optionsObject(options, CHANNEL_OPTIONS, 'Channel');
-  checkInt(options.history, 'Channel', 'history', 0, 0);
-  checkInt(options.historyMaxAge, 'Channel', 'historyMaxAge', 0, 0);
-  const store = options.store;
-  if (store !== undefined) {
-    const s = store as Partial<HistoryStore> | null;
-    if (s === null || typeof s !== 'object' || typeof s.nextId !== 'function' || typeof s.append !== 'function' || typeof s.since !== 'function') {
-      throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel: store must be an object with nextId(), append() and since(); got ${describe(store)}`);
+/** A store's answer, with every event made a prepared event (a store may give back plain copies); undefined if it is not one. */
+function checkAnswer(answer: unknown): { events: PreparedEvent[]; found: boolean } | undefined {
+  const a = answer as { events?: unknown; found?: unknown } | null | undefined;
+  if (a === null || typeof a !== 'object' || !Array.isArray(a.events) || typeof a.found !== 'boolean') return undefined;
+  const events: PreparedEvent[] = [];
+  for (const e of a.events as unknown[]) {
+    if (isPrepared(e)) {
+      events.push(e);
+      continue;
     }
-    if ((options.history ?? 0) > 0 || (options.historyMaxAge ?? 0) > 0) {
-      throw new SSETypeError(ErrorCode.INVALID_OPTION, 'Channel: give either store or history/historyMaxAge, not both (size your store itself)');
-    }
+    const c = e as Partial<StoredEvent> | null;
+    if (c === null || typeof c !== 'object' || typeof c.id !== 'string' || typeof c.frame !== 'string') return undefined;
+    const rebuilt = fromFrame(c.frame, c.id, typeof c.type === 'string' ? c.type : 'message', c.message ?? '');
+    if (rebuilt === undefined) return undefined;
+    events.push(rebuilt);
   }
-  return options;
+  return { events, found: a.found };
 }
 
-function checkAddOptions(options: AddOptions | undefined): AddOptions {
-  options = optionsObject(options, ADD_OPTIONS, 'Channel.add');
-  if (options.filter !== undefined && typeof options.filter !== 'function') {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: filter must be a function (event) => boolean; got ${describe(options.filter)}`);
-  }
-  const id = options.lastEventId;
-  if (id !== undefined && (typeof id !== 'string' || !isValidId(id))) {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `Channel.add: lastEventId must be a string without CR, LF or U+0000; got ${describe(id)}`);
-  }
-  return options;
+function describeAnswer(answer: unknown): string {
+  if (answer === undefined || answer === null) return String(answer);
+  return Array.isArray(answer) ? 'an array' : typeof answer === 'object' ? 'an object of another shape' : typeof answer;
 }

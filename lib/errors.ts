@@ -1,24 +1,94 @@
 /**
- * Every error this library creates carries a stable `code` from this table.
- * Validation errors are `TypeError`s (wrong type or forbidden characters) or
- * `RangeError`s (a number out of its range) so that `instanceof` checks written
- * for Node's own argument errors keep working; everything else is an `SSEError`.
+ * Every error this library creates: one table of codes, each with the message
+ * it is thrown with, and the three classes that carry them. Validation errors
+ * are `TypeError`s (wrong type, forbidden characters) or `RangeError`s (a number
+ * out of range), so `instanceof` checks written for Node's own argument errors
+ * keep working; runtime conditions (disconnects, closed streams, limits) are
+ * `SSEError`s. Neutral: no `node:` import.
  */
+
+/** A short, safe rendering of a rejected value for error messages (never the whole value). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  }
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    return typeof name === 'string' && name !== 'Object' && name !== '' ? `a ${name}` : 'an object';
+  }
+  return String(value);
+}
+
+/**
+ * The codes and their messages. A message says what was wrong and what is
+ * allowed; the arguments are the context the call site knows.
+ */
+const MESSAGES = {
+  ERR_SSE_INVALID_MESSAGE: (got: unknown) =>
+    `a message must be a plain object like { data, event, id, retry, comment }, a string, or an event made by prepare(); got ${describe(got)}`,
+  ERR_SSE_INVALID_EVENT: (got: unknown) =>
+    typeof got === 'string'
+      ? `event must not contain CR or LF (a line break would forge fields); got ${describe(got)}`
+      : `event must be a string; got ${describe(got)}`,
+  ERR_SSE_INVALID_ID: (got: unknown) =>
+    typeof got === 'string'
+      ? `id must not contain CR, LF or U+0000 (a line break would forge fields, U+0000 makes clients ignore the id); got ${describe(got)}`
+      : `id must be a string or a finite number; got ${describe(got)}`,
+  ERR_SSE_INVALID_RETRY: (got: unknown) =>
+    `retry must be an integer number of milliseconds from 0 to ${MAX_TIMER_MS}, or a string of such digits (clients ignore anything else); got ${describe(got)}`,
+  ERR_SSE_INVALID_COMMENT: (got: unknown) => `comment must be a string; got ${describe(got)}`,
+  ERR_SSE_INVALID_DATA: (got: unknown, why: string) =>
+    `data must be a string or a JSON-serializable value; JSON.stringify ${why} for ${describe(got)}`,
+  ERR_SSE_INVALID_OPTION: (where: string, what: string, ...got: unknown[]) =>
+    `${where}: ${what}${got.length > 0 ? `; got ${describe(got[0])}` : ''}`,
+  ERR_SSE_INVALID_STREAM: (where: string, got: unknown) =>
+    `${where}: expected an event stream (an SSEStream, or a stream made by sseResponse()); got ${describe(got)}`,
+  ERR_SSE_ALREADY_PIPED: () => 'pipe(): the stream is already piped to a destination; an event stream has one client',
+  ERR_SSE_LINE_TOO_LONG: (limit: number) =>
+    `event stream line longer than maxLineLength (${limit} characters); raise the maxLineLength option, or set it to 0 for no limit`,
+  ERR_SSE_STREAM_CLOSED: (what: string) => `${what} after the stream was ended or destroyed: the message was not sent`,
+  ERR_SSE_CLIENT_CLOSED: (detail?: string) =>
+    detail === undefined ? 'the client closed the connection' : `the connection to the client failed: ${detail}`,
+  ERR_SSE_CLIENT_TOO_SLOW: (queued: number, limit: number, where: string) =>
+    `the client read too slowly: ${queued} bytes were queued for it${where}, more than maxBufferedBytes (${limit})`,
+  ERR_SSE_HISTORY_GAP: (lastEventId: string, why: string, kept: number) =>
+    `Last-Event-ID ${JSON.stringify(lastEventId)} ${why}: events may have been missed; replaying the ${kept} kept`,
+  ERR_SSE_REPLAY_FAILED: (lastEventId: string, why: string) =>
+    `the replay after Last-Event-ID ${JSON.stringify(lastEventId)} failed: ${why}; the stream was ended so that the client reconnects and tries again`,
+  ERR_SSE_SUBSCRIBER_FAILED: (what: string) => `${what} threw; that subscriber was removed and its stream ended`,
+} as const;
+
+type Messages = typeof MESSAGES;
+type Code = keyof Messages;
+
+/** The timers of every runtime take at most a signed 32-bit number of ms; longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Every code, by name: `ErrorCode.INVALID_ID === 'ERR_SSE_INVALID_ID'`. */
 export const ErrorCode = {
-  /** `write()` got something that is neither a message object nor a string. */
+  /** `write()` got something that is not a plain object, a string or a prepared event. */
   INVALID_MESSAGE: 'ERR_SSE_INVALID_MESSAGE',
   /** `event` is not a string, or contains CR or LF. */
   INVALID_EVENT: 'ERR_SSE_INVALID_EVENT',
   /** `id` is not a string or finite number, or contains CR, LF or U+0000. */
   INVALID_ID: 'ERR_SSE_INVALID_ID',
-  /** `retry` is not a non-negative safe integer (or a string of ASCII digits). */
+  /** `retry` is not an integer from 0 to 2147483647 (or a string of such digits). */
   INVALID_RETRY: 'ERR_SSE_INVALID_RETRY',
   /** `comment` is not a string. */
   INVALID_COMMENT: 'ERR_SSE_INVALID_COMMENT',
   /** `data` cannot be turned into text: JSON.stringify threw or returned nothing. */
   INVALID_DATA: 'ERR_SSE_INVALID_DATA',
-  /** An option passed to a constructor or helper is out of its allowed set. */
+  /** An option is unknown, of the wrong type, or out of range. */
   INVALID_OPTION: 'ERR_SSE_INVALID_OPTION',
+  /** `Channel.add()` got something that is not an event stream. */
+  INVALID_STREAM: 'ERR_SSE_INVALID_STREAM',
+  /** `pipe()` called a second time: an event stream has one destination. */
+  ALREADY_PIPED: 'ERR_SSE_ALREADY_PIPED',
   /** The parser met a line longer than `maxLineLength`. */
   LINE_TOO_LONG: 'ERR_SSE_LINE_TOO_LONG',
   /** `write()` after `end()` or `destroy()`: the message was not sent. */
@@ -29,16 +99,16 @@ export const ErrorCode = {
   CLIENT_TOO_SLOW: 'ERR_SSE_CLIENT_TOO_SLOW',
   /** Channel: the replay could not start right after the client's `Last-Event-ID`. */
   HISTORY_GAP: 'ERR_SSE_HISTORY_GAP',
-} as const;
+  /** Channel: the history store failed, hung past `replayTimeout`, or answered nonsense. */
+  REPLAY_FAILED: 'ERR_SSE_REPLAY_FAILED',
+  /** Channel: a subscriber's `filter` (or a `'gap'` listener) threw. */
+  SUBSCRIBER_FAILED: 'ERR_SSE_SUBSCRIBER_FAILED',
+} as const satisfies Record<string, Code>;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-interface Coded {
-  readonly code: ErrorCodeValue;
-}
-
-/** A runtime condition (disconnect, closed stream, parser limit). */
-export class SSEError extends Error implements Coded {
+/** A runtime condition (disconnect, closed stream, parser limit, failed replay). */
+export class SSEError extends Error {
   readonly code: ErrorCodeValue;
   constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -48,7 +118,7 @@ export class SSEError extends Error implements Coded {
 }
 
 /** A value of the wrong type or with forbidden characters, thrown at the call that passed it. */
-export class SSETypeError extends TypeError implements Coded {
+export class SSETypeError extends TypeError {
   readonly code: ErrorCodeValue;
   constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -58,29 +128,37 @@ export class SSETypeError extends TypeError implements Coded {
 }
 
 /** A number outside its allowed range, thrown at the call that passed it. */
-export class SSERangeError extends RangeError implements Coded {
+export class SSERangeError extends RangeError {
   readonly code: ErrorCodeValue;
-  constructor(code: ErrorCodeValue, message: string) {
-    super(message);
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'SSERangeError';
     this.code = code;
   }
 }
 
 /** True for any error created by this library. */
-export function isSSEError(err: unknown): err is (SSEError | SSETypeError | SSERangeError) {
+export function isSSEError(err: unknown): err is SSEError | SSETypeError | SSERangeError {
   return err instanceof SSEError || err instanceof SSETypeError || err instanceof SSERangeError;
 }
 
-/** A short, safe rendering of a rejected value for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  }
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
+/** A runtime `SSEError` with the table's message for `code`. */
+export function stateError<C extends Code>(code: C, ...args: Parameters<Messages[C]>): SSEError {
+  return new SSEError(code, (MESSAGES[code] as (...a: unknown[]) => string)(...args));
+}
+
+/** `error`, with the error that caused it as its `cause`. */
+export function caused<E extends Error>(error: E, cause: unknown): E {
+  Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true });
+  return error;
+}
+
+/** A `SSETypeError` with the table's message for `code`. */
+export function typeError<C extends Code>(code: C, ...args: Parameters<Messages[C]>): SSETypeError {
+  return new SSETypeError(code, (MESSAGES[code] as (...a: unknown[]) => string)(...args));
+}
+
+/** A `SSERangeError` with the table's message for `code`. */
+export function rangeError<C extends Code>(code: C, ...args: Parameters<Messages[C]>): SSERangeError {
+  return new SSERangeError(code, (MESSAGES[code] as (...a: unknown[]) => string)(...args));
 }

@@ -2,10 +2,10 @@
  * The wire format: message -> `text/event-stream` text. The only module that
  * knows the field syntax. Everything is validated here, once, before a byte is
  * produced, so no input can put a line break where the client would read a new
- * field or the end of an event (field injection).
+ * field or the end of an event (field injection). Neutral: no `node:` import.
  */
-import { ErrorCode, SSERangeError, SSETypeError, describe } from './errors.js';
-import type { SSEInput, SSEMessage } from './types.js';
+import { MAX_TIMER_MS, caused, rangeError, typeError } from './errors.js';
+import type { PreparedEvent, SSEInput, SSEMessage } from './types.js';
 
 // Prefixes hoisted: V8 keeps them as constants and `+` builds a rope, flattened
 // once when the batch is turned into bytes.
@@ -15,9 +15,11 @@ const ID = 'id: ';
 const RETRY = 'retry: ';
 const COMMENT = ': ';
 const LF = '\n';
-const LINE_BREAK = /[\r\n]/;
-const ID_FORBIDDEN = /[\r\n\0]/;
 const DIGITS = /^[0-9]+$/;
+// Up to this many UTF-16 units a multi-line value is split by one loop of `+=`;
+// longer ones in blocks of lines joined with Array#join (see splitLines).
+const SHORT_TEXT = 4096;
+const LINES_PER_BLOCK = 2048;
 
 /** The `:ok` comment ssestream writes before the first event (some clients fire `open` only on the first bytes). */
 export const PREAMBLE = ':ok\n\n';
@@ -25,142 +27,167 @@ export const PREAMBLE = ':ok\n\n';
 /** A comment with nothing in it: the cheapest keep-alive a client ignores. */
 export const HEARTBEAT = ':\n\n';
 
+/** What a stream sends first: the preamble, then a `retry:` hint when one is configured. */
+export function preamble(retry: number | undefined): string {
+  return retry === undefined ? PREAMBLE : `${PREAMBLE}${RETRY}${retry}${LF}${LF}`;
+}
+
 /**
  * Serialize one message to the exact text of its event on the wire, ending with
  * the blank line that dispatches it. Throws `SSETypeError`/`SSERangeError` (with
- * a `code` from `ErrorCode`) for input that cannot be sent faithfully.
+ * a `code`) for input that cannot be sent faithfully. A prepared event gives its frame.
  */
-export function serialize(message: SSEInput): string {
+export function serialize(message: SSEInput | PreparedEvent): string {
   if (typeof message === 'string') return dataLines(message) + LF;
-  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
-    throw new SSETypeError(
-      ErrorCode.INVALID_MESSAGE,
-      `message must be an object like { data, event, id, retry, comment } or a string; got ${describe(message)}`,
-    );
-  }
-  const m = message as SSEMessage;
-  const comment = m.comment;
-  const event = m.event;
-  const id = m.id;
-  const retry = m.retry;
-  const data = m.data;
-  // The same event written to many streams in a loop is serialized once. Only
-  // messages whose fields are all primitives are remembered: primitives cannot
-  // change behind our back, so equal fields always mean equal bytes.
-  if (data === last.data && event === last.event && id === last.id && retry === last.retry && comment === last.comment) {
-    return last.frame;
-  }
-  let out = '';
-  if (comment !== undefined && comment !== null) out = commentLines(comment);
-  if (event !== undefined && event !== null && event !== '') out += EVENT + checkEvent(event) + LF;
-  if (id !== undefined && id !== null) out += ID + idText(id) + LF;
-  if (retry !== undefined && retry !== null) out += RETRY + retryText(retry) + LF;
-  if (data !== undefined) {
-    // JSON.stringify escapes CR and LF inside strings, so its output is always one line.
-    out += typeof data === 'string' ? dataLines(data) : DATA + jsonText(data) + LF;
-  }
-  out += LF;
-  if (typeof data !== 'object' || data === null) {
-    last.data = data;
-    last.event = event;
-    last.id = id;
-    last.retry = retry;
-    last.comment = comment;
-    last.frame = out;
-  }
-  return out;
+  if (message instanceof Prepared) return message.frame;
+  return build(message).frame;
 }
 
-// The last message serialized with primitive fields only, and its bytes. Starts
-// with a value no message can hold, so the first comparison always misses.
-const NEVER = Symbol('never');
-const last: { data: unknown; event: unknown; id: unknown; retry: unknown; comment: unknown; frame: string } = {
-  data: NEVER,
-  event: NEVER,
-  id: NEVER,
-  retry: NEVER,
-  comment: NEVER,
-  frame: '',
-};
+/**
+ * Validate and serialize `message` once: the result is immutable, and `write()`
+ * of any stream (and `Channel.write()`) sends its frame as is.
+ */
+export function prepare(message: SSEInput | PreparedEvent): PreparedEvent {
+  if (message instanceof Prepared) return message;
+  if (typeof message === 'string') return new Prepared(undefined, 'message', message, dataLines(message) + LF, 0, 0, true);
+  return build(message);
+}
+
+/** Whether `value` was made by `prepare()` (of this copy of the library). */
+export function isPrepared(value: unknown): value is PreparedEvent {
+  return value instanceof Prepared;
+}
+
+/**
+ * The same event with `id` as its id (replacing any id it had): how a history
+ * or a broker gives an id to an event written without one. `id` must be valid.
+ */
+export function withId(event: PreparedEvent, id: string): PreparedEvent {
+  const e = event as Prepared;
+  const frame = e.frame.slice(0, e.idStart) + ID + id + LF + e.frame.slice(e.idEnd);
+  const idEnd = e.idStart + ID.length + id.length + 1;
+  return new Prepared(id, e.type, e.message, frame, e.idStart, idEnd, e.hasData);
+}
+
+/** Whether the event has data, so clients dispatch it (a history keeps those, not bare comments or retries). */
+export function dispatches(event: PreparedEvent): boolean {
+  return (event as Prepared).hasData;
+}
+
+/**
+ * An event whose frame was made by `prepare()` in another process and kept by
+ * a broker: checked to be exactly one well-formed event (lines of known fields,
+ * one blank line at the end), so stored bytes cannot forge anything.
+ * Returns undefined when it is not.
+ */
+export function fromFrame(frame: string, id: string, type: string, message: SSEInput): PreparedEvent | undefined {
+  if (!wellFormed(frame)) return undefined;
+  // The id line goes after the comment and event lines (the field order of build()).
+  let idStart = 0;
+  while (frame.startsWith(COMMENT.charAt(0), idStart) || frame.startsWith(EVENT, idStart)) idStart = frame.indexOf(LF, idStart) + 1;
+  const idEnd = frame.startsWith(ID, idStart) ? frame.indexOf(LF, idStart) + 1 : idStart;
+  return new Prepared(id, type, message, frame, idStart, idEnd, frame.startsWith('data:') || frame.includes(LF + 'data:'));
+}
+
+/** Whether `text` can be an event id: no CR or LF (they would forge fields) and no U+0000 (clients ignore such an id). */
+export function isValidId(text: string): boolean {
+  return text.indexOf('\n') === -1 && text.indexOf('\r') === -1 && text.indexOf('\0') === -1;
+}
 
 /** `data: line\n` for every line of `text`, split on CRLF, CR and LF. */
 export function dataLines(text: string): string {
   // Two indexOf scans beat RegExp#test on the short strings most events carry
   // (bench/profile.ts: the RegExp was 2.6% of the server's time).
   if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) return DATA + text + LF;
-  return prefixLines(DATA, text);
+  return splitLines(DATA, text);
 }
 
-/**
- * Whether `text` can be an event id: no CR or LF (they would forge fields) and
- * no U+0000 (clients ignore such an id). The one place this rule is written.
- */
-export function isValidId(text: string): boolean {
-  return !ID_FORBIDDEN.test(text);
+// The one class of prepared events: `instanceof` is how write() knows a frame
+// needs no validation. Not exported: only this module makes frames.
+class Prepared implements PreparedEvent {
+  constructor(
+    readonly id: string | undefined,
+    readonly type: string,
+    readonly message: SSEInput,
+    readonly frame: string,
+    /** Where an `id:` line goes in `frame` (after comment and event), and where it ends. */
+    readonly idStart: number,
+    readonly idEnd: number,
+    readonly hasData: boolean,
+  ) {
+    Object.freeze(this);
+  }
 }
 
-/** The field value for `id`, validated. */
+/** Validate the fields of a message object (each read once) and build its event. */
+function build(message: unknown): Prepared {
+  if (!isPlainObject(message)) throw typeError('ERR_SSE_INVALID_MESSAGE', message);
+  const { comment, event, id, retry, data } = message as SSEMessage;
+  let out = '';
+  if (comment !== undefined && comment !== null) out = commentLines(comment);
+  let type = 'message';
+  if (event !== undefined && event !== null && event !== '') {
+    type = checkEvent(event);
+    out += EVENT + type + LF;
+  }
+  const idStart = out.length;
+  let idValue: string | undefined;
+  if (id !== undefined && id !== null) {
+    idValue = idText(id);
+    out += ID + idValue + LF;
+  }
+  const idEnd = out.length;
+  if (retry !== undefined && retry !== null) out += RETRY + retryText(retry) + LF;
+  if (data !== undefined) {
+    // JSON.stringify escapes CR and LF inside strings, so its output is always one line.
+    out += typeof data === 'string' ? dataLines(data) : DATA + jsonText(data) + LF;
+  }
+  return new Prepared(idValue, type, message as SSEMessage, out + LF, idStart, idEnd, data !== undefined);
+}
+
+// Plain objects only: a Buffer, Date, Map or Promise is not a message (it would
+// send a bare blank line). A null prototype, or an Object.prototype of another realm, is fine.
+function isPlainObject(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
+}
+
 function idText(id: unknown): string {
   if (typeof id === 'number') {
-    if (!Number.isFinite(id)) {
-      throw new SSERangeError(ErrorCode.INVALID_ID, `id must be a finite number or a string; got ${describe(id)}`);
-    }
+    if (!Number.isFinite(id)) throw rangeError('ERR_SSE_INVALID_ID', id);
     return String(id);
   }
-  if (typeof id !== 'string') {
-    throw new SSETypeError(ErrorCode.INVALID_ID, `id must be a string or a finite number; got ${describe(id)}`);
-  }
-  if (!isValidId(id)) {
-    throw new SSETypeError(
-      ErrorCode.INVALID_ID,
-      `id must not contain CR, LF or U+0000 (a line break would forge fields, U+0000 makes clients ignore the id); got ${describe(id)}`,
-    );
-  }
+  if (typeof id !== 'string') throw typeError('ERR_SSE_INVALID_ID', id);
+  if (!isValidId(id)) throw typeError('ERR_SSE_INVALID_ID', id);
   return id;
 }
 
-// Most streams use a handful of event names: the last one that passed is not
-// scanned again (strings are immutable, so equal means equally valid).
-let lastEvent = 'message';
-
 function checkEvent(event: unknown): string {
-  if (event === lastEvent) return lastEvent;
-  if (typeof event !== 'string') {
-    throw new SSETypeError(ErrorCode.INVALID_EVENT, `event must be a string; got ${describe(event)}`);
+  if (typeof event !== 'string' || event.indexOf('\n') !== -1 || event.indexOf('\r') !== -1) {
+    throw typeError('ERR_SSE_INVALID_EVENT', event);
   }
-  if (LINE_BREAK.test(event)) {
-    throw new SSETypeError(
-      ErrorCode.INVALID_EVENT,
-      `event must not contain CR or LF (a line break would forge fields); got ${describe(event)}`,
-    );
-  }
-  lastEvent = event;
   return event;
 }
 
 function retryText(retry: unknown): string {
   if (typeof retry === 'number') {
-    if (!Number.isSafeInteger(retry) || retry < 0) {
-      throw new SSERangeError(
-        ErrorCode.INVALID_RETRY,
-        `retry must be a non-negative integer number of milliseconds; got ${describe(retry)}`,
-      );
-    }
-    return String(retry);
+    if (Number.isInteger(retry) && retry >= 0 && retry <= MAX_TIMER_MS) return String(retry);
+    throw rangeError('ERR_SSE_INVALID_RETRY', retry);
   }
-  if (typeof retry === 'string' && DIGITS.test(retry)) return retry;
-  throw new SSETypeError(
-    ErrorCode.INVALID_RETRY,
-    `retry must be a non-negative integer or a string of ASCII digits (clients ignore anything else); got ${describe(retry)}`,
-  );
+  // Digits only, and no more than a timer can hold (400 digits would read as Infinity).
+  if (typeof retry === 'string' && DIGITS.test(retry) && retry.length <= 64 && Number(retry) <= MAX_TIMER_MS) {
+    return retry;
+  }
+  throw typeof retry === 'string' && DIGITS.test(retry)
+    ? rangeError('ERR_SSE_INVALID_RETRY', retry)
+    : typeError('ERR_SSE_INVALID_RETRY', retry);
 }
 
 function commentLines(comment: unknown): string {
-  if (typeof comment !== 'string') {
-    throw new SSETypeError(ErrorCode.INVALID_COMMENT, `comment must be a string; got ${describe(comment)}`);
-  }
-  if (!LINE_BREAK.test(comment)) return COMMENT + comment + LF;
-  return prefixLines(COMMENT, comment);
+  if (typeof comment !== 'string') throw typeError('ERR_SSE_INVALID_COMMENT', comment);
+  if (comment.indexOf('\n') === -1 && comment.indexOf('\r') === -1) return COMMENT + comment + LF;
+  return splitLines(COMMENT, comment);
 }
 
 function jsonText(data: unknown): string {
@@ -168,33 +195,78 @@ function jsonText(data: unknown): string {
   try {
     text = JSON.stringify(data);
   } catch (err) {
-    throw new SSETypeError(
-      ErrorCode.INVALID_DATA,
-      `data must be a string or a JSON-serializable value; JSON.stringify failed: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw caused(typeError('ERR_SSE_INVALID_DATA', data, `threw (${(err as Error).message})`), err);
   }
-  if (text === undefined) {
-    throw new SSETypeError(
-      ErrorCode.INVALID_DATA,
-      `data must be a string or a JSON-serializable value; JSON.stringify gave nothing for ${describe(data)}`,
-    );
-  }
+  if (text === undefined) throw typeError('ERR_SSE_INVALID_DATA', data, 'gave nothing');
   return text;
 }
 
-/** Split on CRLF, CR or LF (one line end each) and prefix every line. */
-function prefixLines(prefix: string, text: string): string {
-  let out = '';
-  let start = 0;
+/**
+ * Split on CRLF, CR or LF (one line end each) and prefix every line. Short text:
+ * one loop of `+=`. Long text: lines joined in blocks, because a rope of one
+ * cons string per line (`'\n'.repeat(10e6)`) peaked at 791 MB; blocks keep the
+ * peak near twice the result.
+ */
+function splitLines(prefix: string, text: string): string {
   const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 10 || c === 13) {
-      out += prefix + text.slice(start, i) + LF;
-      if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
-      start = i + 1;
+  if (n <= SHORT_TEXT) {
+    let out = '';
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 13) {
+        out += prefix + text.slice(start, i) + LF;
+        if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
+        start = i + 1;
+      }
+    }
+    return out + prefix + text.slice(start) + LF;
+  }
+  const separator = LF + prefix;
+  const blocks: string[] = [];
+  let lines: string[] = [];
+  let start = 0;
+  let lf = text.indexOf('\n');
+  let cr = text.indexOf('\r');
+  for (;;) {
+    const end = cr === -1 ? lf : lf !== -1 && lf < cr ? lf : cr;
+    if (end === -1) break;
+    lines.push(text.slice(start, end));
+    if (end === cr) {
+      start = cr + 1;
+      if (lf === start) {
+        start++;
+        lf = text.indexOf('\n', start);
+      }
+      cr = text.indexOf('\r', start);
+    } else {
+      start = lf + 1;
+      lf = text.indexOf('\n', start);
+    }
+    if (lines.length === LINES_PER_BLOCK) {
+      blocks.push(lines.join(separator));
+      lines = [];
     }
   }
-  return out + prefix + text.slice(start) + LF;
+  lines.push(text.slice(start));
+  blocks.push(lines.join(separator));
+  return prefix + blocks.join(separator) + LF;
+}
+
+// One event, as prepare() writes them: field lines (`name: value` or a comment),
+// no CR, and exactly one blank line, at the end.
+const FIELD_LINE = /^(?:data|event|id|retry)?:[^\r\n]*$/;
+
+function wellFormed(frame: string): boolean {
+  if (!frame.endsWith(LF + LF) || frame.indexOf('\r') !== -1) return false;
+  const body = frame.slice(0, -2);
+  if (body.indexOf(LF + LF) !== -1) return false;
+  let start = 0;
+  while (start <= body.length) {
+    let end = body.indexOf(LF, start);
+    if (end === -1) end = body.length;
+    if (!FIELD_LINE.test(body.slice(start, end))) return false;
+    start = end + 1;
+  }
+  return true;
 }

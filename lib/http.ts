@@ -1,17 +1,15 @@
 /**
- * HTTP glue: the response headers of an event stream on HTTP/1.x and HTTP/2,
- * CORS, the preflight answer, and the 204 that stops a browser reconnecting.
- * Works on anything shaped like node:http's ServerResponse or node:http2's
- * compat Http2ServerResponse (so Express, Fastify's reply.raw, Koa's ctx.res).
+ * Node HTTP glue: the head of an event stream on node:http and node:http2's
+ * compat API (so Express, Fastify's reply.raw, Koa's ctx.res), the preflight
+ * answer, the 204 that stops a browser reconnecting, and what a request says.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { ErrorCode, SSETypeError, SSERangeError, describe } from './errors.js';
-import { isValidId } from './format.js';
-import type { CorsOptions, RequestLike } from './types.js';
+import { CONNECTION_HEADERS, corsFor, lastEventIdFrom, mergeVary, streamHeaders } from './headers.js';
+import { cors as corsRule, type Cors } from './options.js';
+import type { CorsOptions, HeaderMap, RequestLike } from './types.js';
 
 /** The part of a response the glue needs. */
 export interface ResponseLike {
-  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  writeHead(status: number, headers?: Record<string, string>): unknown;
   setHeader?(name: string, value: number | string | readonly string[]): unknown;
   getHeader?(name: string): unknown;
   hasHeader?(name: string): boolean;
@@ -23,12 +21,25 @@ export interface ResponseLike {
   stream?: unknown;
 }
 
-// Connection-specific headers: HTTP/2 forbids them (RFC 9113 §8.2.2).
-const HTTP2_FORBIDDEN = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
-const EVENT_STREAM = 'text/event-stream; charset=utf-8';
-// `no-transform` makes compression middleware (Express's `compression`) skip the
-// response: without it events sit in zlib's buffer until it fills.
-const NO_CACHE = 'no-cache, no-transform';
+/** Every value of request header `name` (lower case), in order: repeated headers are not joined. */
+export function headerValues(req: RequestLike | undefined, name: string): string[] {
+  const raw = req?.rawHeaders;
+  if (Array.isArray(raw)) {
+    const out: string[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) out.push(raw[i + 1]);
+    return out;
+  }
+  const value = req?.headers[name];
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/**
+ * The request's `Last-Event-ID`: its first copy, decoded as UTF-8, or undefined
+ * when absent, empty, or not a valid id.
+ */
+export function lastEventIdOf(req: RequestLike | undefined): string | undefined {
+  return lastEventIdFrom(headerValues(req, 'last-event-id'));
+}
 
 /** True when `res` is node:http2's compat response (or its request was HTTP/2). */
 export function isHttp2(res: ResponseLike, req?: RequestLike): boolean {
@@ -38,99 +49,36 @@ export function isHttp2(res: ResponseLike, req?: RequestLike): boolean {
   return typeof stream?.respond === 'function';
 }
 
-/** Validate a `cors` option once, at the call that passed it. */
-export function checkCors(cors: unknown, where: string): CorsOptions | undefined {
-  if (cors === undefined) return undefined;
-  if (cors === null || typeof cors !== 'object') {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `${where}: cors must be an object { origin, credentials? }; got ${describe(cors)}`);
-  }
-  const { origin, credentials, maxAge } = cors as CorsOptions;
-  const okOrigin =
-    typeof origin === 'string' ||
-    typeof origin === 'function' ||
-    origin instanceof RegExp ||
-    (Array.isArray(origin) && origin.every((o) => typeof o === 'string'));
-  if (!okOrigin) {
-    throw new SSETypeError(
-      ErrorCode.INVALID_OPTION,
-      `${where}: cors.origin must be a string, an array of strings, a RegExp or a function (origin) => boolean; got ${describe(origin)}`,
-    );
-  }
-  if (credentials !== undefined && typeof credentials !== 'boolean') {
-    throw new SSETypeError(ErrorCode.INVALID_OPTION, `${where}: cors.credentials must be a boolean; got ${describe(credentials)}`);
-  }
-  if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 0)) {
-    throw new SSERangeError(ErrorCode.INVALID_OPTION, `${where}: cors.maxAge must be a non-negative integer (seconds); got ${describe(maxAge)}`);
-  }
-  return cors as CorsOptions;
-}
-
-/** Whether `origin` (the request's `Origin` header) is allowed by `cors.origin`. */
-export function originAllowed(cors: CorsOptions, origin: string): boolean {
-  const allow = cors.origin;
-  if (typeof allow === 'string') return allow === '*' || allow === origin;
-  if (typeof allow === 'function') return allow(origin) === true;
-  if (allow instanceof RegExp) {
-    allow.lastIndex = 0; // a /g or /y RegExp keeps state between tests
-    return allow.test(origin);
-  }
-  return (allow as readonly string[]).includes(origin);
-}
-
 /**
- * The CORS response headers for a request, or none when the request has no
- * `Origin` or it is not allowed. An allowed origin is echoed exactly (with
- * `Vary: Origin` so caches keep one answer per origin); `*` is only sent for a
- * wildcard without credentials.
+ * The CORS response headers for a request (see `CorsOptions`): none when it has
+ * no single, allowed `Origin`, plus `Vary: Origin` for any policy but `'*'`.
  */
-export function corsHeaders(cors: CorsOptions | undefined, headers: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!cors) return out;
+export function corsHeaders(cors: CorsOptions, headers: HeaderMap): Record<string, string> {
+  const resolved = corsRule(cors, 'corsHeaders()', 'cors');
   const origin = headers.origin;
-  if (typeof origin !== 'string' || origin === '') return out;
-  if (!originAllowed(cors, origin)) return out;
-  if (cors.origin === '*' && !cors.credentials) {
-    out['access-control-allow-origin'] = '*';
-    return out;
-  }
-  out['access-control-allow-origin'] = origin;
-  out['vary'] = 'Origin';
-  if (cors.credentials) out['access-control-allow-credentials'] = 'true';
-  return out;
-}
-
-/** The headers `pipe()` sends, before the ones the user already set win. */
-export function streamHeaders(http2: boolean, http10 = false): Record<string, string> {
-  const h: Record<string, string> = {
-    'content-type': EVENT_STREAM,
-    'cache-control': NO_CACHE,
-    'x-accel-buffering': 'no',
-  };
-  // HTTP/2 forbids connection-specific headers; node:http2 warns and drops them.
-  // An HTTP/1.0 body (nginx's default to its upstream) can only end with the
-  // connection, so promising keep-alive there would be false.
-  if (!http2 && !http10) h['connection'] = 'keep-alive';
-  return h;
+  return corsFor(resolved, origin === undefined ? [] : Array.isArray(origin) ? origin : [origin]);
 }
 
 /**
  * Send the status line and headers of an event stream. Headers set earlier with
  * `res.setHeader()` are kept and win, except `Content-Type` (an event stream is
  * `text/event-stream` or clients refuse it) and a `Transfer-Encoding: identity`
- * (obsolete, and it leaves the body without an end marker).
+ * (obsolete, and it leaves the body without an end marker). `Vary` is merged.
  */
-export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined, extra: Record<string, string>): void {
+export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined, cors: Cors | undefined): void {
   if (res.headersSent) return;
-  const http2 = isHttp2(res, req);
   const r = req ?? res.req;
+  const http2 = isHttp2(res, r);
   const defaults = streamHeaders(http2, r?.httpVersionMajor === 1 && r.httpVersionMinor === 0);
   const headers: Record<string, string> = {};
   for (const name in defaults) {
     if (name === 'content-type' || !res.hasHeader?.(name)) headers[name] = defaults[name];
   }
-  for (const name in extra) headers[name] = extra[name];
+  const allow = corsFor(cors, headerValues(r, 'origin'));
+  for (const name in allow) headers[name] = allow[name];
+  if (allow.vary !== undefined) headers.vary = mergeVary(existingVary(res), allow.vary);
   if (http2) {
-    for (const name of HTTP2_FORBIDDEN) if (res.hasHeader?.(name)) res.removeHeader?.(name);
+    for (const name of CONNECTION_HEADERS) if (res.hasHeader?.(name)) res.removeHeader?.(name);
   } else if (res.hasHeader?.('transfer-encoding')) {
     // Removing the header would make Node delimit the body by closing the
     // connection; asking for chunked keeps the end marker and keep-alive.
@@ -138,6 +86,12 @@ export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined,
   }
   res.writeHead(200, headers);
   res.flushHeaders?.();
+}
+
+function existingVary(res: ResponseLike): string | undefined {
+  const v = res.getHeader?.('vary');
+  if (v === undefined || v === null) return undefined;
+  return Array.isArray(v) ? v.join(', ') : String(v);
 }
 
 /**
@@ -148,16 +102,16 @@ export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined,
  * Returns true when it answered (the request was a preflight), false otherwise.
  */
 export function preflight(req: RequestLike & { method?: string }, res: ResponseLike, cors: CorsOptions): boolean {
-  const checked = checkCors(cors, 'preflight()') as CorsOptions;
+  const checked = corsRule(cors, 'preflight()', 'cors') as Cors;
   if (req.method !== 'OPTIONS') return false;
-  const allowed = corsHeaders(checked, req.headers);
+  const allowed = corsFor(checked, headerValues(req, 'origin'));
   if (allowed['access-control-allow-origin'] !== undefined) {
     allowed['access-control-allow-methods'] = 'GET';
-    const asked = req.headers['access-control-request-headers'];
-    allowed['access-control-allow-headers'] = typeof asked === 'string' && asked !== '' ? asked : 'last-event-id';
-    allowed['access-control-max-age'] = String(checked.maxAge ?? 600);
-    if (allowed['vary'] !== undefined) allowed['vary'] = 'Origin, Access-Control-Request-Headers';
+    const asked = headerValues(req, 'access-control-request-headers')[0];
+    allowed['access-control-allow-headers'] = asked !== undefined && asked !== '' ? asked : 'last-event-id';
+    allowed['access-control-max-age'] = String(checked.maxAge);
   }
+  if (allowed.vary !== undefined) allowed.vary = mergeVary(existingVary(res), 'Origin, Access-Control-Request-Headers');
   res.writeHead(204, allowed);
   res.end();
   return true;
@@ -166,19 +120,30 @@ export function preflight(req: RequestLike & { method?: string }, res: ResponseL
 /**
  * Answer with `204 No Content`: per the spec a browser's EventSource does not
  * reconnect after it and ends in `readyState === CLOSED`. Use it for the
- * reconnect attempt that follows a server-side `end()` you meant as final.
+ * reconnect attempt that follows a server-side `end()` you meant as final. A
+ * cross-origin page needs the CORS headers here too: pass `corsHeaders(...)`.
  */
 export function noContent(res: ResponseLike, headers?: Record<string, string>): void {
   res.writeHead(204, headers);
   res.end();
 }
 
-/**
- * The request's `Last-Event-ID`, or undefined when absent, empty, or not a valid
- * id (contains CR, LF or U+0000: such an id could never have been sent).
- */
-export function lastEventIdOf(req: RequestLike | undefined): string | undefined {
-  const value = req?.headers['last-event-id'];
-  if (typeof value !== 'string' || value === '' || !isValidId(value)) return undefined;
-  return value;
+/** Whether the client of `req` already left (its connection or HTTP/2 stream is closed). */
+export function requestGone(req: RequestLike): boolean {
+  const stream = (req as { stream?: { destroyed?: boolean; closed?: boolean } }).stream;
+  if ((req.httpVersionMajor ?? 1) >= 2 && stream !== undefined) return stream.destroyed === true || stream.closed === true;
+  const socket = req.socket as { destroyed?: boolean } | null | undefined;
+  return socket?.destroyed === true;
+}
+
+/** HTTP/1 sockets of event streams: no Nagle delay, TCP keep-alive to find dead peers, no idle timeout. */
+export function tuneSocket(req: RequestLike): void {
+  // HTTP/1 only: node:http2's request socket is a proxy that forbids manipulation.
+  if ((req.httpVersionMajor ?? 1) >= 2) return;
+  const socket = req.socket as
+    | { setNoDelay?(v: boolean): unknown; setKeepAlive?(v: boolean): unknown; setTimeout?(ms: number): unknown }
+    | undefined;
+  socket?.setNoDelay?.(true);
+  socket?.setKeepAlive?.(true);
+  socket?.setTimeout?.(0);
 }

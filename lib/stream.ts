@@ -1,193 +1,149 @@
 /**
- * SSEStream: message objects in, `text/event-stream` bytes out, and the
- * lifecycle of one client connection (headers, keep-alive, disconnect, slow
- * clients, shutdown).
- *
- * The writable side bypasses Writable's per-chunk machinery: `write()` validates
- * and serializes synchronously (so bad input throws at the call that made it),
- * appends the frame to a pending string, and hands the pending events on as ONE
- * chunk at the end of the tick (process.nextTick), or at once when they reach
- * `highWaterMark` bytes. One `push` per batch instead of one per event (or five,
- * as ssestream does) is what makes this several times faster than a `res.write`
- * per event; a lone event still leaves in the same turn of the event loop.
+ * SSEStream: the ssestream-compatible face of a session on Node. A Transform
+ * (message objects in, `text/event-stream` bytes out) whose writes go straight
+ * to the session, which batches them and writes to the response it was piped
+ * to: `write()` validates synchronously (bad input throws at the call that made
+ * it), `pipe(res)` sends the head and attaches the response as the sink, and
+ * the Writable side's `end()`/`'finish'`/`'close'` follow the session.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-import { ErrorCode, SSEError } from './errors.js';
-import { HEARTBEAT, PREAMBLE, serialize } from './format.js';
-import { checkCors, corsHeaders, lastEventIdOf, writeStreamHead, type ResponseLike } from './http.js';
-import type { CorsOptions, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
-import { checkInt, optionsObject } from './validate.js';
+import { Transform } from 'node:stream';
+import { typeError, stateError, type SSEError } from './errors.js';
+import { isPrepared, preamble, serialize } from './format.js';
+import { lastEventIdOf, requestGone, tuneSocket, writeStreamHead, type ResponseLike } from './http.js';
+import { endArguments, readOptions, STREAM_RULES } from './options.js';
+import { CLOSED, ENDING, GONE, OPEN, Session, type SessionHost, type WriteCallback } from './session.js';
+import { NodeSink, ReadableSink, type WritableLike } from './sink-node.js';
+import type { Cors } from './options.js';
+import type { EventStreamLike, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
 
-type WriteCallback = (error?: Error | null) => void;
-
-interface Destination {
-  write(chunk: string): unknown;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  once(event: string, listener: (...args: any[]) => void): unknown;
-  removeListener(event: string, listener: (...args: any[]) => void): unknown;
-  writableLength?: number;
-  writableEnded?: boolean;
-  writeHead?: unknown;
-  destroy?(error?: Error): unknown;
-  end?(): unknown;
-  stream?: { writableLength?: number };
-}
-
-const DEFAULT_HEARTBEAT = 15_000;
-const DEFAULT_MAX_BUFFERED = 4 * 1024 * 1024;
-// 64 KiB: per-batch costs (push, Buffer, chunk header, writev) spread over 4x the
-// events of 16 KiB; measured 1.70M -> 2.03M events/s on the throughput bench.
-const DEFAULT_HWM = 64 * 1024;
-const OPTION_NAMES = ['heartbeat', 'maxBufferedBytes', 'highWaterMark', 'cors', 'retry'];
-
-// Lifecycle states. OPEN -> ENDING (server called end) | GONE (client left) | CLOSED (destroyed).
-const OPEN = 0;
-const ENDING = 1;
-const GONE = 2;
-const CLOSED = 3;
-
-/** Internal entry for pre-serialized frames (see `SSEStream[kWriteFrame]`). */
-export const kWriteFrame: unique symbol = Symbol('ssepipe.writeFrame');
-
-/** Every stream that is piped and not yet finished, for `endAll()` at shutdown. */
+/** Every stream that is piped and not yet finished, for `endAll()` at shutdown: the process's one registry. */
 const openStreams = new Set<SSEStream>();
 
-export class SSEStream extends Transform {
+// Requests watched for a client that leaves before pipe(), and their streams
+// (one listener function for all, instead of a closure per stream).
+const watched = new WeakMap<object, SSEStream>();
+
+function requestClosed(this: object): void {
+  const stream = watched.get(this);
+  if (stream !== undefined) stream.clientLeft();
+}
+
+type Done = () => void;
+
+export class SSEStream extends Transform implements EventStreamLike, SessionHost {
   /**
    * The request's `Last-Event-ID` header: the id of the last event this client
-   * saw before it reconnected, or undefined (absent, empty, or not a valid id).
+   * saw before it reconnected (decoded as UTF-8), or undefined (absent, empty,
+   * or not a valid id).
    */
   readonly lastEventId: string | undefined;
-  private readonly _req: RequestLike | undefined;
-  private readonly _hwm: number;
-  private readonly _heartbeatMs: number;
-  private readonly _maxBuffered: number;
-  private readonly _cors: CorsOptions | undefined;
-  private readonly _preamble: string;
-  // Made on first use of `signal`: an AbortController per idle connection is
-  // memory most servers never use (bench/memory: heap per connection).
-  private _controller: AbortController | null = null;
-  private _state = OPEN;
-  private _pending = '';
-  private _pendingSize = 0;
-  private _scheduled = false;
-  private _corked = 0;
-  private _needDrain = false;
-  private _callbacks: WriteCallback[] | null = null;
-  private _dest: Destination | null = null;
-  private _timer: NodeJS.Timeout | null = null;
-  private _lastFlush = 0;
-  private _closedError: SSEError | null = null;
-  private _reason: SSEError | null = null;
+  /** @internal */ private readonly session: Session;
+  /** @internal */ private readonly req: RequestLike | undefined;
+  /** @internal */ private readonly cors: Cors | undefined;
+  /** @internal */ private readonly retry: number | undefined;
+  /** @internal */ private readonly maxBuffered: number;
+  /** @internal */ private dest: WritableLike | null = null;
+  /** @internal */ private finalCallback: ((error?: Error | null) => void) | null = null;
 
   constructor(req?: RequestLike | null, options?: SSEStreamOptions) {
-    const opts = checkOptions(options);
-    const hwm = opts.highWaterMark ?? DEFAULT_HWM;
-    super({ writableObjectMode: true, readableHighWaterMark: hwm });
-    this._hwm = hwm;
-    this._heartbeatMs = opts.heartbeat ?? DEFAULT_HEARTBEAT;
-    this._maxBuffered = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
-    this._cors = opts.cors;
-    this._preamble = opts.retry === undefined ? PREAMBLE : `${PREAMBLE}retry: ${opts.retry}\n\n`;
-    this._req = req ?? undefined;
-    this.lastEventId = lastEventIdOf(this._req);
-    if (this._req) tuneSocket(this._req);
+    const o = readOptions('SSEStream', options, STREAM_RULES);
+    super({ writableObjectMode: true, readableHighWaterMark: o.highWaterMark });
+    this.session = new Session(this, o);
+    this.cors = o.cors;
+    this.retry = o.retry;
+    this.maxBuffered = o.maxBufferedBytes;
+    this.req = req ?? undefined;
+    this.lastEventId = lastEventIdOf(this.req);
+    if (this.req !== undefined) {
+      tuneSocket(this.req);
+      this.watch(this.req);
+    }
   }
 
-  /** Aborts, with the disconnect reason, when the client goes away. */
+  /** Aborts, with the disconnect reason, when the client goes away. Hand it to `fetch`, timers, database cursors. */
   get signal(): AbortSignal {
-    if (this._controller === null) {
-      this._controller = new AbortController();
-      if (this._reason !== null) this._controller.abort(this._reason);
-    }
-    return this._controller.signal;
+    return this.session.signal;
   }
 
   /** This stream's `maxBufferedBytes` limit (0 = off); a channel bounds its replay queue with it. */
   get maxBufferedBytes(): number {
-    return this._maxBuffered;
+    return this.maxBuffered;
   }
 
   /** True once the client went away (`'disconnect'` was emitted). */
   get disconnected(): boolean {
-    return this._state === GONE;
+    return this.session.state === GONE;
   }
 
   /** Why the client went away: an SSEError with code ERR_SSE_CLIENT_CLOSED or ERR_SSE_CLIENT_TOO_SLOW. */
   get disconnectReason(): SSEError | undefined {
-    return this._reason ?? undefined;
+    return this.session.state === GONE ? this.session.reason : undefined;
   }
 
   /**
    * Send `message` (validated and serialized now; throws on invalid input and
    * sends nothing). Returns false when the buffered bytes reached
    * `highWaterMark`: wait for `'drain'` before writing more. After the client
-   * left or the stream ended, a write is a no-op that returns false.
+   * left or the stream ended, a write is a no-op that returns false (and `cb`
+   * gets `ERR_SSE_STREAM_CLOSED` or the disconnect reason). While a source is
+   * piped in, an invalid message errors the stream instead of throwing.
    */
-  override write(message: SSEInput, cb?: WriteCallback): boolean;
-  override write(message: SSEInput, encoding: BufferEncoding, cb?: WriteCallback): boolean;
+  override write(message: SSEInput | PreparedEvent, cb?: WriteCallback): boolean;
+  override write(message: SSEInput | PreparedEvent, encoding: string, cb?: WriteCallback): boolean;
   // Wide enough for `source.pipe(stream)` and `pipeline(source, stream)` to
   // type-check; the message is validated at run time either way.
-  override write(message: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean;
-  override write(message: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
-    if (this._state !== OPEN) return this._refuse(typeof encoding === 'function' ? encoding : cb);
+  override write(message: unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean;
+  override write(message: unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
-    return this[kWriteFrame](serialize(message as SSEInput), cb);
-  }
-
-  /**
-   * @internal Queue text that is already a complete, valid event (or comment).
-   * The channel serializes a broadcast once and hands the same string to every
-   * subscriber through this. Not exported from the package: raw text could forge events.
-   */
-  [kWriteFrame](frame: string, cb?: WriteCallback): boolean {
-    if (this._state !== OPEN) return this._refuse(cb);
-    this._pending = this._pendingSize === 0 ? frame : this._pending + frame;
-    this._pendingSize += frame.length;
-    if (cb !== undefined) (this._callbacks ??= []).push(cb);
-    if (this._pendingSize >= this._hwm) {
-      if (!this._flushPending()) this._needDrain = true;
-    } else if (!this._scheduled && this._corked === 0) {
-      this._scheduled = true;
-      schedule(this);
+    const session = this.session;
+    if (session.state !== OPEN) return this.refuse(cb);
+    let frame: string;
+    if (isPrepared(message)) frame = message.frame;
+    else {
+      try {
+        frame = serialize(message as SSEInput);
+      } catch (err) {
+        return this.invalid(err as Error, cb);
+      }
     }
-    if (this._pendingSize + this.readableLength < this._hwm) return true;
-    this._needDrain = true;
-    return false;
+    return session.write(frame, cb);
   }
 
   /** Typed alias of `write()`, as in ssestream. */
-  writeMessage(message: SSEInput, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+  writeMessage(message: SSEInput | PreparedEvent, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     return this.write(message as unknown, encoding, cb);
   }
 
   /**
    * Send what is pending (plus `message`, if given) and end the response, so the
-   * client sees the end of the stream at once. Browsers then reconnect after
-   * the retry time; answer that attempt with `noContent(res)` to stop them.
+   * client sees the end of the stream at once, however much is still queued for
+   * it. Browsers then reconnect after the retry time; answer that attempt with
+   * `noContent(res)` to stop them. `cb` runs on `'finish'`.
    */
-  override end(cb?: () => void): this;
-  override end(message: SSEInput, cb?: () => void): this;
-  override end(message: SSEInput, encoding?: BufferEncoding, cb?: () => void): this;
-  override end(message: unknown, encoding?: BufferEncoding | (() => void), cb?: () => void): this;
+  override end(cb?: Done): this;
+  override end(message: SSEInput | PreparedEvent, cb?: Done): this;
+  override end(message: SSEInput | PreparedEvent, encoding?: string, cb?: Done): this;
+  override end(message: unknown, encoding?: string | Done, cb?: Done): this;
   override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     const [last, done] = endArguments(message, encoding, cb);
-    if (this._state !== OPEN) {
+    if (this.session.state !== OPEN) {
       if (done !== undefined) process.nextTick(done);
       return this;
     }
-    if (last !== undefined && last !== null) this.write(last);
-    this._state = ENDING;
-    this._stopHeartbeat();
+    if (last !== undefined && last !== null) {
+      this.write(last);
+      if (this.session.state !== OPEN) return this;
+    }
+    this.session.end();
     return super.end(done);
   }
 
   override cork(): void {
-    this._corked++;
+    this.session.cork();
   }
 
   override uncork(): void {
-    if (this._corked > 0 && --this._corked === 0) this._flushPending();
+    this.session.uncork();
   }
 
   /**
@@ -197,57 +153,69 @@ export class SSEStream extends Transform {
    * preamble, and watches the connection for a client that leaves.
    */
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
-    const dest = destination as unknown as Destination;
-    if (typeof dest.writeHead === 'function') {
+    if (this.dest !== null) throw typeError('ERR_SSE_ALREADY_PIPED');
+    const dest = destination as unknown as WritableLike;
+    this.dest = dest;
+    const state = this.session.state;
+    if (state === GONE || state === CLOSED) return destination;
+    this.unwatch();
+    if (typeof (dest as { writeHead?: unknown }).writeHead === 'function') {
       const res = dest as unknown as ResponseLike;
-      const req = this._req ?? res.req;
-      writeStreamHead(res, req, corsHeaders(this._cors, req?.headers ?? {}));
+      writeStreamHead(res, this.req ?? res.req, this.cors);
     }
-    dest.write(this._preamble);
-    if (this._dest === null && this._state === OPEN) this._attach(dest);
-    return super.pipe(destination, options);
-  }
-
-  override _transform(message: unknown, _encoding: BufferEncoding, callback: TransformCallback): void {
-    // Only reached through Writable's own write path (write() is overridden).
-    let frame: string;
-    try {
-      frame = serialize(message as SSEInput);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback(null, frame);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this._flushPending();
-    this._release();
-    callback();
+    openStreams.add(this);
+    const sink = new NodeSink(dest, this.session, options?.end !== false);
+    this.session.attach(sink, preamble(this.retry));
+    (dest as { emit?(event: string, src: unknown): unknown }).emit?.('pipe', this);
+    return destination;
   }
 
   override _read(): void {
-    // Readable asks for more once its buffer fell below highWaterMark: the
-    // moment a writer told to wait may go on.
-    if (this._needDrain && this._pendingSize < this._hwm) {
-      this._needDrain = false;
-      process.nextTick(emitDrain, this);
-    }
+    // Someone reads this stream itself ('data', read(), for await) instead of piping it.
+    if (this.dest === null && !this.session.attached) this.session.attach(new ReadableSink(this, this.session), '');
+    else if (this.dest === null) this.session.sinkDrained();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.session.state === ENDING) this.finalCallback = callback;
+    else callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const dest = this._dest;
-    const byServer = this._state === OPEN || this._state === ENDING;
-    this._state = this._state === GONE ? GONE : CLOSED;
-    this._pending = '';
-    this._pendingSize = 0;
-    this._release();
-    if (byServer && dest !== null) {
-      // The server destroyed the stream: don't leave the response hanging open.
-      if (error) dest.destroy?.(error);
-      else dest.end?.();
-    }
+    this.unwatch();
+    this.session.destroy(error ?? undefined);
+    openStreams.delete(this);
     callback(error);
+  }
+
+  /** @internal SessionHost */
+  sessionDrained(): void {
+    this.emit('drain');
+  }
+
+  /** @internal SessionHost */
+  sessionDisconnected(reason: SSEError): void {
+    this.emit('disconnect', reason);
+  }
+
+  /** @internal SessionHost */
+  sessionClosed(): void {
+    openStreams.delete(this);
+    this.unwatch();
+    const final = this.finalCallback;
+    if (final !== null) {
+      this.finalCallback = null;
+      final();
+      // 'finish' first (it is emitted in this tick or the next), then 'close'.
+      process.nextTick(destroyAfterFinish, this);
+    } else if (!this.destroyed) {
+      this.destroy();
+    }
+  }
+
+  /** @internal The request's connection closed before pipe(): the client left. */
+  clientLeft(): void {
+    this.session.disconnect(stateError('ERR_SSE_CLIENT_CLOSED'));
   }
 
   /**
@@ -256,168 +224,50 @@ export class SSEStream extends Transform {
    * connections idle at the moment it is called, so a keep-alive socket freed a
    * moment later would hold it for the whole keep-alive timeout.
    */
-  _shutdown(message?: SSEInput): void {
-    const res = this._dest;
-    const socket = (res as { socket?: { end?(): unknown } | null } | null)?.socket;
-    if (res !== null && typeof res.writeHead === 'function' && typeof socket?.end === 'function') {
-      res.once('finish', () => socket.end?.());
+  shutdown(message?: SSEInput | PreparedEvent): void {
+    const dest = this.dest as (WritableLike & { socket?: { end?(): unknown } | null; writeHead?: unknown }) | null;
+    const socket = dest?.socket;
+    if (dest !== null && typeof dest.writeHead === 'function' && typeof socket?.end === 'function') {
+      if (dest.writableEnded === true && (dest as { writableFinished?: boolean }).writableFinished === true) socket.end();
+      else dest.on('finish', () => socket.end?.());
     }
-    this.end(message as unknown);
+    if (this.session.state === OPEN) this.end(message as unknown);
   }
 
-  /** Hand the pending events on as one chunk. Returns push()'s verdict. */
-  _flushPending(now?: number): boolean {
-    this._scheduled = false;
-    if (this._pendingSize === 0) return true;
-    const chunk = this._pending;
-    this._pending = '';
-    this._pendingSize = 0;
-    if (this._heartbeatMs > 0) this._lastFlush = now ?? Date.now();
-    let ok: boolean;
-    let backedUp = true;
-    const dest = this._dest;
-    if (dest !== null && this.readableFlowing === true && this.readableLength === 0 && this.listenerCount('data') === 1) {
-      // Piped to one response with nothing queued here: write to it directly.
-      // push -> 'data' -> pipe -> write costs about as much as res.write itself
-      // at one event per tick (bench/intervals). When the response asks to wait,
-      // later batches queue in the paused Readable and pipe delivers them in order.
-      if (dest.write(chunk) === false) {
-        this.pause();
-        dest.once('drain', this._onDestDrain);
-      } else {
-        // Below the response's own highWaterMark: nothing to measure (the bound is
-        // then the larger of maxBufferedBytes and that highWaterMark).
-        backedUp = false;
-      }
-      ok = true;
-    } else {
-      ok = this.push(chunk);
+  private watch(req: RequestLike): void {
+    if (requestGone(req)) {
+      // Gone already (the handler awaited something first): seen at once, reported after the caller's listeners are on.
+      process.nextTick(requestClosed.bind(req));
+      watched.set(req, this);
+      return;
     }
-    const callbacks = this._callbacks;
-    if (callbacks !== null) {
-      this._callbacks = null;
-      process.nextTick(runCallbacks, callbacks);
-    }
-    if (backedUp && this._maxBuffered > 0 && this._dest !== null) this._checkBacklog(this._dest);
-    return ok;
+    const r = req as { on?(e: string, l: () => void): unknown };
+    if (typeof r.on !== 'function') return;
+    watched.set(req, this);
+    r.on('close', requestClosed);
   }
 
-  private _checkBacklog(dest: Destination): void {
-    const queued = this.readableLength + (dest.writableLength ?? dest.stream?.writableLength ?? 0);
-    if (queued > this._maxBuffered) {
-      this._disconnect(
-        new SSEError(
-          ErrorCode.CLIENT_TOO_SLOW,
-          `the client read too slowly: ${queued} bytes were queued for it, more than maxBufferedBytes (${this._maxBuffered})`,
-        ),
-      );
-      dest.destroy?.();
-    }
+  private unwatch(): void {
+    const req = this.req as { removeListener?(e: string, l: () => void): unknown } | undefined;
+    if (req === undefined || watched.get(req) !== this) return;
+    watched.delete(req);
+    req.removeListener?.('close', requestClosed);
   }
 
-  private _attach(dest: Destination): void {
-    this._dest = dest;
-    dest.on('close', this._onDestClose);
-    dest.on('error', this._onDestError);
-    openStreams.add(this);
-    if (this._heartbeatMs > 0) {
-      this._lastFlush = Date.now();
-      this._armHeartbeat(this._heartbeatMs);
-    }
-  }
-
-  private readonly _onDestClose = (): void => {
-    if (this._state !== OPEN || this._serverEndedResponse()) return;
-    this._disconnect(new SSEError(ErrorCode.CLIENT_CLOSED, 'the client closed the connection'));
-  };
-
-  private readonly _onDestDrain = (): void => {
-    if (this._dest !== null) this.resume();
-  };
-
-  private readonly _onDestError = (err: Error): void => {
-    // Listening also keeps a reset socket (EPIPE, ECONNRESET) from crashing the process.
-    if (this._state !== OPEN || this._serverEndedResponse()) return;
-    this._disconnect(
-      new SSEError(ErrorCode.CLIENT_CLOSED, `the connection to the client failed: ${err.message}`, { cause: err }),
-    );
-  };
-
-  /**
-   * The server ended the response itself (`res.end()`, not `stream.end()`): that
-   * is not a client leaving. Let go of it quietly; later writes are refused.
-   */
-  private _serverEndedResponse(): boolean {
-    if (this._dest?.writableEnded !== true) return false;
-    this._state = CLOSED;
-    this._release();
-    this.destroy();
-    return true;
-  }
-
-  private _disconnect(reason: SSEError): void {
-    if (this._state !== OPEN) return;
-    this._state = GONE;
-    this._reason = reason;
-    this._pending = '';
-    this._pendingSize = 0;
-    const callbacks = this._callbacks;
-    this._callbacks = null;
-    if (callbacks !== null) for (const cb of callbacks) process.nextTick(cb, reason);
-    this._release();
-    this._controller?.abort(reason);
-    this.emit('disconnect', reason);
-    this.destroy();
-  }
-
-  /** Stop timers and let go of the response (it keeps no reference to us through pipe). */
-  private _release(): void {
-    this._stopHeartbeat();
-    openStreams.delete(this);
-    const dest = this._dest;
-    if (dest === null) return;
-    this._dest = null;
-    dest.removeListener('close', this._onDestClose);
-    dest.removeListener('drain', this._onDestDrain);
-    if (this._state !== ENDING) this.unpipe(dest as unknown as NodeJS.WritableStream);
-    // The error listener stays: a late socket error on a released response must not crash the process.
-  }
-
-  private _armHeartbeat(ms: number): void {
-    this._timer = setTimeout(beat, ms, this);
-    this._timer.unref();
-  }
-
-  /** @internal */
-  _beat(): void {
-    this._timer = null;
-    if (this._state !== OPEN) return;
-    const idle = Date.now() - this._lastFlush;
-    if (idle >= this._heartbeatMs) {
-      this._pending += HEARTBEAT;
-      this._pendingSize += HEARTBEAT.length;
-      this._flushPending();
-      this._armHeartbeat(this._heartbeatMs);
-    } else {
-      this._armHeartbeat(this._heartbeatMs - idle);
-    }
-  }
-
-  private _stopHeartbeat(): void {
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-      this._timer = null;
-    }
-  }
-
-  private _refuse(cb: WriteCallback | undefined): false {
+  private refuse(cb: WriteCallback | undefined): false {
     if (cb !== undefined) {
-      const err = this._reason ?? (this._closedError ??= new SSEError(
-        ErrorCode.STREAM_CLOSED,
-        'write() after the stream was ended or destroyed: the message was not sent',
-      ));
-      process.nextTick(cb, err);
+      const s = this.session;
+      process.nextTick(cb, s.state === GONE && s.reason !== undefined ? s.reason : stateError('ERR_SSE_STREAM_CLOSED', 'write()'));
     }
+    return false;
+  }
+
+  /** An invalid message: thrown at the caller, or, from a piped source (which cannot catch), the stream's error. */
+  private invalid(error: Error, cb: WriteCallback | undefined): false {
+    // Readable#pipe() listens for 'unpipe' on its destination: that is how a piped write is told apart.
+    if (this.listenerCount('unpipe') === 0) throw error;
+    if (cb !== undefined) process.nextTick(cb, error);
+    this.destroy(error);
     return false;
   }
 }
@@ -429,83 +279,44 @@ export interface SSEStream {
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
-/**
- * @internal `end(cb)`, `end(message, cb)` and `end(message, encoding, cb)` as the
- * message and the callback (shared by SSEStream and Channel).
- */
-export function endArguments(message: unknown, encoding: unknown, cb: unknown): [unknown, (() => void) | undefined] {
-  if (typeof message === 'function') return [undefined, message as () => void];
-  if (typeof encoding === 'function') return [message, encoding as () => void];
-  return [message, typeof cb === 'function' ? (cb as () => void) : undefined];
+// Writable's own counters know nothing of the session's batch: answer from it
+// (declared as plain properties in @types/node, so defined here, not in the class).
+Object.defineProperties(SSEStream.prototype, {
+  writableNeedDrain: {
+    get(this: SSEStream): boolean {
+      return sessionOf(this).needsDrain;
+    },
+  },
+  writableLength: {
+    get(this: SSEStream): number {
+      return sessionOf(this).backlog;
+    },
+  },
+});
+
+function sessionOf(stream: SSEStream): Session {
+  return (stream as unknown as { session: Session }).session;
+}
+
+function destroyAfterFinish(stream: SSEStream): void {
+  if (!stream.destroyed) stream.destroy();
 }
 
 /**
- * End every open stream (optionally sending `message` first), e.g. on SIGTERM so
- * that `server.close()` can complete. Returns how many streams were ended.
+ * End every open stream of the process (optionally sending `message` first),
+ * e.g. on SIGTERM, and close each HTTP/1 connection once its response finished,
+ * so that `server.close()` can complete. Streams already ending (ended by you or
+ * a Channel) get their connection closed too. Returns how many streams it touched.
  */
-export function endAll(message?: SSEInput): number {
+export function endAll(message?: SSEInput | PreparedEvent): number {
   const streams = [...openStreams];
-  for (const stream of streams) stream._shutdown(message);
+  for (const stream of streams) stream.shutdown(message);
   return streams.length;
 }
 
-/** How many streams are piped and open right now (process-wide). */
+/** How many streams are piped and not yet finished right now (process-wide). */
 export function openStreamCount(): number {
   return openStreams.size;
 }
 
-// Streams with events pending, flushed together by ONE process.nextTick: a tick
-// that writes to 1,000 clients schedules one callback, not 1,000.
-let dirty: SSEStream[] = [];
-
-function schedule(stream: SSEStream): void {
-  if (dirty.length === 0) process.nextTick(flushDirty);
-  dirty.push(stream);
-}
-
-function flushDirty(): void {
-  const streams = dirty;
-  dirty = [];
-  // One clock read for the whole batch (heartbeat bookkeeping), not one per stream.
-  const now = Date.now();
-  let i = 0;
-  try {
-    for (; i < streams.length; i++) streams[i]._flushPending(now);
-  } finally {
-    // If one flush threw, the others still go out (on the next tick).
-    for (let j = i + 1; j < streams.length; j++) schedule(streams[j]);
-  }
-}
-
-function emitDrain(stream: SSEStream): void {
-  stream.emit('drain');
-}
-
-function beat(stream: SSEStream): void {
-  stream._beat();
-}
-
-function runCallbacks(callbacks: WriteCallback[]): void {
-  for (const cb of callbacks) cb(null);
-}
-
-function tuneSocket(req: RequestLike): void {
-  // HTTP/1 only: node:http2's request socket is a proxy that forbids manipulation.
-  if ((req.httpVersionMajor ?? 1) >= 2) return;
-  const socket = req.socket as
-    | { setNoDelay?(v: boolean): unknown; setKeepAlive?(v: boolean): unknown; setTimeout?(ms: number): unknown }
-    | undefined;
-  socket?.setNoDelay?.(true);
-  socket?.setKeepAlive?.(true);
-  socket?.setTimeout?.(0);
-}
-
-function checkOptions(options: SSEStreamOptions | undefined): SSEStreamOptions {
-  options = optionsObject(options, OPTION_NAMES, 'SSEStream');
-  checkInt(options.heartbeat, 'SSEStream', 'heartbeat', 0, 0);
-  checkInt(options.maxBufferedBytes, 'SSEStream', 'maxBufferedBytes', 0, 0);
-  checkInt(options.highWaterMark, 'SSEStream', 'highWaterMark', 1, 1);
-  checkInt(options.retry, 'SSEStream', 'retry', 0, 0);
-  checkCors(options.cors, 'SSEStream');
-  return options;
-}
+export type { SSEStreamOptions };

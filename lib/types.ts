@@ -1,4 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
+/**
+ * The public types: messages, prepared events, options, and the shapes of
+ * requests and events the library reads. Neutral: no `node:` import, so the
+ * declarations work without `@types/node` too.
+ */
+import type { SSEError } from './errors.js';
 
 /**
  * One event as the caller writes it. Field order on the wire is fixed:
@@ -16,28 +21,42 @@ export interface SSEMessage {
   event?: string;
   /** Event id, stored by the client and sent back as `Last-Event-ID`. No CR, LF or U+0000; numbers must be finite. */
   id?: string | number;
-  /** Reconnection time in ms for the client: a non-negative integer, or a string of ASCII digits. */
+  /** Reconnection time in ms for the client: an integer from 0 to 2147483647, or a string of such digits. */
   retry?: number | string;
   /** A comment line (`: text`); ignored by clients. Multi-line comments become several comment lines. */
   comment?: string;
 }
 
-/** What `write()` accepts: a message object, or a bare string sent as `{ data: string }`. */
+/**
+ * An event validated and serialized once by `prepare()`: immutable, accepted by
+ * `write()` of any stream and by `Channel.write()`, and sent as the same bytes
+ * to every client (a broadcast, or your own loop over streams, serializes once).
+ */
+export interface PreparedEvent {
+  /** The id on the wire, or undefined when the event has none. */
+  readonly id: string | undefined;
+  /** The type clients dispatch it as: the message's `event`, or `'message'`. */
+  readonly type: string;
+  /** The message as it was written (what a channel's `filter` looks at). */
+  readonly message: SSEInput;
+  /** The exact text of the event on the wire, ending with the blank line that dispatches it. */
+  readonly frame: string;
+}
+
+/** What `write()` accepts: a message object, a bare string (sent as `{ data: string }`), or a prepared event. */
 export type SSEInput = SSEMessage | string;
 
 /** Which request origins may read the stream cross-origin. */
-export type CorsOrigin =
-  | string
-  | readonly string[]
-  | RegExp
-  | ((origin: string) => boolean);
+export type CorsOrigin = string | readonly string[] | RegExp | ((origin: string) => boolean);
 
 export interface CorsOptions {
   /**
    * Allowed origins: an exact origin (`'https://app.example'`), a list of them,
-   * a RegExp tested against the request's `Origin`, or a predicate. `'*'` allows
-   * every origin; with `credentials` the request's own origin is echoed instead of
-   * `*`, since browsers reject `*` on credentialed requests.
+   * a RegExp that must match the WHOLE `Origin` header, or a predicate. `'*'`
+   * allows every origin without credentials (it cannot be combined with
+   * `credentials`: use a predicate that returns true to reflect any origin).
+   * The opaque origin `null` (sandboxed frames, `file:` pages) is allowed only
+   * when listed as the string `'null'`.
    */
   origin: CorsOrigin;
   /**
@@ -47,7 +66,7 @@ export interface CorsOptions {
    */
   credentials?: boolean;
   /**
-   * How long (seconds) a browser may cache a preflight answer (`preflight()` only).
+   * How long, in SECONDS, a browser may cache a preflight answer (`preflight()` only).
    * @defaultValue 600
    */
   maxAge?: number;
@@ -55,15 +74,16 @@ export interface CorsOptions {
 
 export interface SSEStreamOptions {
   /**
-   * Send a comment line (`:`) when nothing else was written for this many ms, so
-   * that proxies with read timeouts (nginx: 60 s) and load balancers keep an idle
-   * stream open. The timer never keeps the process alive. `0` turns it off.
+   * Milliseconds of silence after which a comment line (`:`) is sent, so that
+   * proxies with read timeouts (nginx: 60 s) keep an idle stream open. A stream
+   * is never silent for longer than this; one process-wide timer serves every
+   * stream (it never keeps the process alive). `0` turns it off. At most 2147483647.
    * @defaultValue 15000
    */
   heartbeat?: number;
   /**
    * When more than this many bytes are queued for a client that is not reading
-   * (in this stream and in the response), the client is disconnected with reason
+   * (in the stream and in the response), the client is disconnected with reason
    * `ERR_SSE_CLIENT_TOO_SLOW` instead of growing the server's memory. Writers that
    * honour `write()`'s return value and `'drain'` never reach it. `0` turns it off.
    * @defaultValue 4194304 (4 MiB)
@@ -77,21 +97,107 @@ export interface SSEStreamOptions {
    */
   highWaterMark?: number;
   /**
-   * CORS for cross-origin `EventSource`s, applied by `pipe()` from the request's
-   * `Origin` header. When the origin is not allowed no CORS header is added (the
-   * browser then refuses the stream). Off when absent.
+   * CORS for cross-origin `EventSource`s, from the request's `Origin` header.
+   * When the origin is not allowed no CORS header is added (the browser then
+   * refuses the stream). Off when absent.
    */
   cors?: CorsOptions;
   /**
-   * A `retry:` value (ms) sent right after the `:ok` preamble, setting how long
-   * browsers wait before reconnecting. Off when absent.
+   * A `retry:` value in ms sent right after the `:ok` preamble, setting how long
+   * browsers wait before reconnecting. Off when absent. At most 2147483647.
    */
   retry?: number;
 }
 
+export interface ChannelOptions {
+  /**
+   * Keep the last this many events in memory (a `MemoryHistory`) and replay the
+   * ones a client missed when it reconnects with `Last-Event-ID`. Every kept
+   * event gets an id: the caller's, or one assigned by the history. Memory grows
+   * with the events kept, not with this number. `0` turns it off.
+   * @defaultValue 0
+   */
+  history?: number;
+  /**
+   * With `history`: also drop events older than this many ms. `0` keeps them until pushed out.
+   * @defaultValue 0
+   */
+  historyMaxAge?: number;
+  /** Your own history (e.g. backed by a broker) instead of `history`/`historyMaxAge`. */
+  store?: HistoryStore;
+  /**
+   * Milliseconds a replay may wait for `store.since()`; a store that takes longer
+   * ends that subscriber with `ERR_SSE_REPLAY_FAILED` (its client reconnects and
+   * tries again). `0` waits forever.
+   * @defaultValue 10000
+   */
+  replayTimeout?: number;
+}
+
+export interface AddOptions {
+  /**
+   * Send this subscriber only the events for which it returns true (live and
+   * replayed alike). Called once per event per filtered subscriber. If it throws,
+   * that subscriber is removed (`'leave'` with `ERR_SSE_SUBSCRIBER_FAILED`) and its
+   * stream ended; the other subscribers are not affected.
+   */
+  filter?: (event: PreparedEvent) => boolean;
+  /**
+   * Replay from this id instead of the request's `Last-Event-ID` header (e.g. one
+   * taken from the URL for the first connection of a page that saw events before).
+   * @defaultValue stream.lastEventId
+   */
+  lastEventId?: string;
+}
+
+/** An event kept in history: it always has an id. */
+export interface StoredEvent extends PreparedEvent {
+  readonly id: string;
+}
+
+/** What `HistoryStore.since()` answers. */
+export interface HistoryResult {
+  /** The events to replay, oldest first. */
+  readonly events: readonly StoredEvent[];
+  /**
+   * True when the id was found, so `events` are exactly the ones after it.
+   * False when it is unknown or already dropped: `events` is then everything kept.
+   */
+  readonly found: boolean;
+}
+
+/**
+ * Where a channel keeps its history. The channel calls `nextId()` and `append()`
+ * synchronously, once per kept event; `since()` may return a Promise.
+ */
+export interface HistoryStore {
+  /** A fresh id for an event written without one: unique, and never one a client of an earlier run may hold. */
+  nextId(): string;
+  /** Keep `event` (its `frame` carries `id: <event.id>`). Called in broadcast order. */
+  append(event: StoredEvent): void;
+  /** The events after the one with id `lastEventId` (see `HistoryResult`). */
+  since(lastEventId: string): HistoryResult | PromiseLike<HistoryResult>;
+}
+
+export interface MemoryHistoryOptions {
+  /** How many events are kept; the oldest is dropped first. At least 1. Memory grows as events come. */
+  limit: number;
+  /**
+   * Events older than this many ms are dropped too (checked on append and on
+   * replay; no timer). `0` keeps events until `limit` pushes them out.
+   * @defaultValue 0
+   */
+  maxAge?: number;
+}
+
+/** Request headers as Node gives them (lower-case names). */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
 /** The minimum of a request that SSEStream reads: headers and, for HTTP/1, its socket. */
 export interface RequestLike {
-  headers: IncomingHttpHeaders;
+  headers: HeaderMap;
+  /** Node's raw header list (names and values alternating), used to see repeated headers. */
+  rawHeaders?: string[];
   httpVersionMajor?: number;
   httpVersionMinor?: number;
   socket?: unknown;
@@ -105,4 +211,26 @@ export interface ServerSentEvent {
   data: string;
   /** The last event id seen on the stream so far (persists across events). */
   lastEventId: string;
+}
+
+/**
+ * What a `Channel` can hold: an event stream of any transport (`SSEStream` on
+ * Node, the stream `sseResponse()` hands over on fetch-style runtimes).
+ */
+export interface EventStreamLike {
+  /** The request's `Last-Event-ID` (validated, UTF-8), or undefined. */
+  readonly lastEventId: string | undefined;
+  /** Its `maxBufferedBytes` (0 = off): a channel bounds what it queues for the stream by it. */
+  readonly maxBufferedBytes: number;
+  /** Whether it still accepts writes (false once ended, destroyed or disconnected). */
+  readonly writable: boolean;
+  /** Why the client went away, once it did. */
+  readonly disconnectReason: SSEError | undefined;
+  /** Aborts, with the disconnect reason, when the client goes away. */
+  readonly signal: AbortSignal;
+  write(message: SSEInput | PreparedEvent, cb?: (error?: Error | null) => void): boolean;
+  end(message?: SSEInput | PreparedEvent): unknown;
+  destroy(error?: Error): unknown;
+  on(event: 'disconnect' | 'close', listener: (...args: any[]) => void): unknown;
+  removeListener(event: 'disconnect' | 'close', listener: (...args: any[]) => void): unknown;
 }

@@ -123,7 +123,7 @@ describe('Channel under load', () => {
     const MAX_BUFFERED = 256 * 1024;
     const channel = new Channel();
     const left: Array<[SSEStream, SSEError | undefined]> = [];
-    channel.on('leave', (stream, reason) => left.push([stream, reason]));
+    channel.on('leave', (stream, reason) => left.push([stream as SSEStream, reason]));
     let slowStream: SSEStream | undefined;
     let slowRes: http.ServerResponse | undefined;
     const srv = await listen((req, res) => {

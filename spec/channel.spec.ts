@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { Channel } from '../lib/channel.ts';
-import { MemoryHistory, type HistoryResult, type HistoryStore, type StoredEvent } from '../lib/history.ts';
-import { SSEStream, kWriteFrame } from '../lib/stream.ts';
+import { MemoryHistory } from '../lib/history.ts';
+import type { EventStreamLike, HistoryResult, HistoryStore, PreparedEvent, StoredEvent } from '../lib/types.ts';
+import { SSEStream } from '../lib/stream.ts';
 import { ErrorCode, SSEError, SSERangeError, SSETypeError } from '../lib/errors.ts';
 import { parse } from '../lib/parser.ts';
 import { EventClient, serve } from './support/sse.ts';
@@ -61,13 +62,13 @@ describe('Channel: broadcast', () => {
   test('every subscriber gets the exact same bytes, serialized once', async () => {
     const channel = new Channel();
     const subs = [subscriber(), subscriber(), subscriber()];
-    const frames: string[][] = subs.map(() => []);
+    const frames: PreparedEvent[][] = subs.map(() => []);
     subs.forEach((s, i) => {
-      const original = s.stream[kWriteFrame].bind(s.stream);
-      s.stream[kWriteFrame] = (frame: string, cb?: (e?: Error | null) => void) => {
-        frames[i].push(frame);
-        return original(frame, cb);
-      };
+      const original = s.stream.write.bind(s.stream) as (m: unknown) => boolean;
+      s.stream.write = ((event: PreparedEvent) => {
+        frames[i].push(event);
+        return original(event);
+      }) as typeof s.stream.write;
       assert.equal(channel.add(s.stream), true);
     });
     assert.equal(channel.size, 3);
@@ -83,7 +84,8 @@ describe('Channel: broadcast', () => {
       'data: \n\n' +
       'data: {"n":0,"s":"x\\ny"}\n\n';
     for (const s of subs) assert.equal(s.text(), expected);
-    for (const f of frames) assert.deepEqual(f, frames[0]);
+    // The same prepared event (one object, one string) went to every subscriber.
+    for (const f of frames) f.forEach((event, j) => assert.equal(event, frames[0][j]));
     assert.equal(frames[0].length, 4);
   });
 
@@ -148,12 +150,12 @@ describe('Channel: broadcast', () => {
 describe('Channel: membership', () => {
   test('join/leave, has, delete, and automatic removal on disconnect, end and destroy', async () => {
     const channel = new Channel();
-    const joined: SSEStream[] = [];
-    const left: Array<[SSEStream, SSEError | undefined]> = [];
+    const joined: EventStreamLike[] = [];
+    const left: Array<[EventStreamLike, SSEError | undefined]> = [];
     channel.on('join', (s) => joined.push(s));
     channel.on('leave', (s, reason) => left.push([s, reason]));
     const [a, b, c, d] = [subscriber(), subscriber(), subscriber(), subscriber()];
-    const names = ['disconnect', 'finish', 'close'] as const;
+    const names = ['disconnect', 'close'] as const;
     const counts = (s: SSEStream) => names.map((n) => s.listenerCount(n));
     const before = counts(a.stream);
     for (const s of [a, b, c, d]) channel.add(s.stream);
@@ -198,7 +200,7 @@ describe('Channel: membership', () => {
     assert.equal(channel.add(ended), false);
     assert.equal(channel.add(destroyed), false);
     assert.equal(channel.size, 0);
-    assert.throws(() => channel.add({} as SSEStream), { code: ErrorCode.INVALID_OPTION, name: 'SSETypeError' });
+    assert.throws(() => channel.add({} as SSEStream), { code: ErrorCode.INVALID_STREAM, name: 'SSETypeError' });
     assert.throws(() => channel.add(new SSEStream(), { Filter: () => true } as never), /did you mean "filter"/);
     assert.throws(() => channel.add(new SSEStream(), { lastEventId: 'a\nb' }), SSETypeError);
   });
@@ -268,11 +270,13 @@ describe('Channel: filter', () => {
     assert.deepEqual(d.data(), ['outer', 'nested']);
   });
 
-  test('a filter that throws skips its subscriber; the others still get the event; write() rethrows', async () => {
+  test('a filter that throws removes its subscriber (ERR_SSE_SUBSCRIBER_FAILED) and ends its stream; the others still get the event', async () => {
     const channel = new Channel();
     const a = subscriber();
     const bad = subscriber();
     const c = subscriber();
+    const left: Array<[EventStreamLike, SSEError | undefined]> = [];
+    channel.on('leave', (stream, reason) => left.push([stream, reason]));
     channel.add(a.stream);
     channel.add(bad.stream, {
       filter: () => {
@@ -280,11 +284,18 @@ describe('Channel: filter', () => {
       },
     });
     channel.add(c.stream);
-    assert.throws(() => channel.write('x'), /boom/);
+    assert.equal(channel.write('x'), true);
+    channel.write('y');
+    await once(bad.dest, 'finish');
     await settle();
-    assert.deepEqual(a.data(), ['x']);
+    assert.deepEqual(a.data(), ['x', 'y']);
     assert.deepEqual(bad.data(), []);
-    assert.deepEqual(c.data(), ['x']);
+    assert.deepEqual(c.data(), ['x', 'y']);
+    assert.equal(left.length, 1);
+    assert.equal(left[0][0], bad.stream);
+    assert.equal(left[0][1]?.code, ErrorCode.SUBSCRIBER_FAILED);
+    assert.equal((left[0][1]?.cause as Error).message, 'boom');
+    assert.equal(channel.has(bad.stream), false);
   });
 });
 

@@ -140,10 +140,10 @@ describe('serialize: validation', () => {
     expectError(() => serialize({ id: {} as never }), SSETypeError, ErrorCode.INVALID_ID, /id must be a string or a finite number; got an object/);
   });
   test('retry out of range or of a wrong form', () => {
-    expectError(() => serialize({ retry: -1 }), SSERangeError, ErrorCode.INVALID_RETRY, /non-negative integer/);
-    expectError(() => serialize({ retry: 1.5 }), SSERangeError, ErrorCode.INVALID_RETRY, /non-negative integer/);
-    expectError(() => serialize({ retry: '10\n' }), SSETypeError, ErrorCode.INVALID_RETRY, /ASCII digits/);
-    expectError(() => serialize({ retry: '1e3' }), SSETypeError, ErrorCode.INVALID_RETRY, /ASCII digits/);
+    expectError(() => serialize({ retry: -1 }), SSERangeError, ErrorCode.INVALID_RETRY, /integer number of milliseconds from 0 to 2147483647/);
+    expectError(() => serialize({ retry: 1.5 }), SSERangeError, ErrorCode.INVALID_RETRY, /integer number of milliseconds from 0 to 2147483647/);
+    expectError(() => serialize({ retry: '10\n' }), SSETypeError, ErrorCode.INVALID_RETRY, /string of such digits/);
+    expectError(() => serialize({ retry: '1e3' }), SSETypeError, ErrorCode.INVALID_RETRY, /string of such digits/);
     expectError(() => serialize({ retry: true as never }), SSETypeError, ErrorCode.INVALID_RETRY, /got true/);
   });
   test('comment of a wrong type', () => {
@@ -159,7 +159,7 @@ describe('serialize: validation', () => {
   });
   test('message that is not an object or string', () => {
     for (const bad of [null, undefined, 5, true, ['data']]) {
-      expectError(() => serialize(bad as never), SSETypeError, ErrorCode.INVALID_MESSAGE, /message must be an object/);
+      expectError(() => serialize(bad as never), SSETypeError, ErrorCode.INVALID_MESSAGE, /message must be a plain object/);
     }
   });
 });

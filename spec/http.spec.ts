@@ -254,18 +254,67 @@ describe('CORS', () => {
     assert.deepEqual(await corsResponse({ origin: /^http:\/\/app\.example(:\d+)?$/g }, page), expect);
     assert.deepEqual(await corsResponse({ origin: (o) => o.endsWith(':3000') }, page), expect);
   });
-  test('a disallowed or missing origin gets no CORS headers', async () => {
-    const none = { origin: undefined, credentials: undefined, vary: undefined };
-    assert.deepEqual(await corsResponse({ origin: page, credentials: true }, 'http://evil.example'), none);
-    assert.deepEqual(await corsResponse({ origin: page, credentials: true }), none);
+  test('a disallowed or missing origin gets no CORS headers, but Vary: Origin (a cache must not reuse the answer)', async () => {
+    const refused = { origin: undefined, credentials: undefined, vary: 'Origin' };
+    assert.deepEqual(await corsResponse({ origin: page, credentials: true }, 'http://evil.example'), refused);
+    assert.deepEqual(await corsResponse({ origin: page, credentials: true }), refused);
   });
-  test('"*" is sent only without credentials; with credentials the origin is echoed', async () => {
+  test('"*" is sent only without credentials; "*" with credentials is refused at construction', async () => {
     assert.deepEqual(await corsResponse({ origin: '*' }, page), { origin: '*', credentials: undefined, vary: undefined });
-    assert.deepEqual(await corsResponse({ origin: '*', credentials: true }, page), {
-      origin: page,
-      credentials: 'true',
-      vary: 'Origin',
+    assert.throws(() => new SSEStream(undefined, { cors: { origin: '*', credentials: true } }), {
+      name: 'SSETypeError',
+      code: ErrorCode.INVALID_OPTION,
+      message: /cors.origin '\*' cannot be combined with credentials/,
     });
+    // The explicit way to reflect any origin with credentials: a predicate.
+    assert.deepEqual(await corsResponse({ origin: () => true, credentials: true }, page), { origin: page, credentials: 'true', vary: 'Origin' });
+  });
+  test('a RegExp must match the whole origin', async () => {
+    const refused = { origin: undefined, credentials: undefined, vary: 'Origin' };
+    assert.deepEqual(await corsResponse({ origin: /app\.example/ }, 'https://evilapp.example'), refused);
+    assert.deepEqual(await corsResponse({ origin: /app\.example/ }, 'https://app.example.evil'), refused);
+    assert.deepEqual(await corsResponse({ origin: /https:\/\/app\.example/ }, 'https://app.example'), { origin: 'https://app.example', credentials: undefined, vary: 'Origin' });
+  });
+  test('the opaque origin "null" is allowed only when listed', async () => {
+    const refused = { origin: undefined, credentials: undefined, vary: 'Origin' };
+    assert.deepEqual(await corsResponse({ origin: () => true, credentials: true }, 'null'), refused);
+    assert.deepEqual(await corsResponse({ origin: /.*/ }, 'null'), refused);
+    assert.deepEqual(await corsResponse({ origin: '*' }, 'null'), { origin: undefined, credentials: undefined, vary: undefined });
+    assert.deepEqual(await corsResponse({ origin: ['null'] }, 'null'), { origin: 'null', credentials: undefined, vary: 'Origin' });
+  });
+  test('a repeated or joined Origin header gets no CORS headers', async () => {
+    const srv = await serve((req, res) => {
+      new SSEStream(req, { heartbeat: 0, cors: { origin: () => true, credentials: true } }).pipe(res).end();
+    });
+    try {
+      const host = ['Host', `127.0.0.1:${srv.port}`];
+      for (const headers of [[...host, 'Origin', page, 'Origin', 'http://evil.example'], [...host, 'Origin', `${page}, http://evil.example`]]) {
+        const res = await new Promise<http.IncomingMessage>((resolve) => {
+          http.get(srv.url, { agent: false, headers: headers as never }, (r) => {
+            r.resume();
+            resolve(r);
+          });
+        });
+        assert.equal(res.headers['access-control-allow-origin'], undefined, JSON.stringify(headers));
+        assert.equal(res.headers['vary'], 'Origin');
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+  test("Vary: Origin is merged with the user's own Vary", async () => {
+    const srv = await serve((req, res) => {
+      res.setHeader('Vary', 'Accept-Language');
+      new SSEStream(req, { heartbeat: 0, cors: { origin: page } }).pipe(res).end();
+    });
+    try {
+      const c = await EventClient.open(srv.url, { Origin: page });
+      await c.waitEnd();
+      assert.equal(c.res.headers['vary'], 'Accept-Language, Origin');
+      assert.equal(c.res.headers['access-control-allow-origin'], page);
+    } finally {
+      await srv.close();
+    }
   });
 
   test('preflight() answers OPTIONS for an allowed origin and passes other methods on', async () => {

@@ -285,23 +285,23 @@ describe('SSEStream: disconnect', () => {
 });
 
 describe('SSEStream: heartbeat', () => {
-  test('a comment goes out when nothing else was written for `heartbeat` ms, and stops at end', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  test('a comment goes out after 3/4 to 1x `heartbeat` ms of silence (never more), and stops at end', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
     const { w, chunks } = sink();
     const s = new SSEStream(undefined, { heartbeat: 1000 });
     s.pipe(w);
-    t.mock.timers.tick(999);
-    await Promise.resolve();
+    // One timer for every stream sweeps each quarter interval; a stream silent for three sweeps beats.
+    t.mock.timers.tick(749);
     assert.deepEqual(chunks, [':ok\n\n']);
-    t.mock.timers.tick(1);
-    assert.deepEqual(chunks, [':ok\n\n', ':\n\n']);
+    t.mock.timers.tick(251);
+    assert.deepEqual(chunks, [':ok\n\n', ':\n\n'], 'within 1000 ms of silence');
     t.mock.timers.tick(500);
     s.write('x');
-    await new Promise((r) => process.nextTick(r));
-    t.mock.timers.tick(999); // 999 ms after the event: still quiet
+    await Promise.resolve();
+    t.mock.timers.tick(749); // less than 3/4 of the interval after the event: still quiet
     assert.deepEqual(chunks, [':ok\n\n', ':\n\n', 'data: x\n\n']);
-    t.mock.timers.tick(1);
-    assert.deepEqual(chunks, [':ok\n\n', ':\n\n', 'data: x\n\n', ':\n\n']);
+    t.mock.timers.tick(251);
+    assert.deepEqual(chunks, [':ok\n\n', ':\n\n', 'data: x\n\n', ':\n\n'], 'within 1000 ms after the event');
     s.end();
     await once(w, 'finish');
     t.mock.timers.tick(5000);
@@ -309,7 +309,7 @@ describe('SSEStream: heartbeat', () => {
   });
 
   test('heartbeat 0 sends none', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
     const { w, chunks } = sink();
     const s = new SSEStream(undefined, { heartbeat: 0 });
     s.pipe(w);
@@ -324,7 +324,7 @@ describe('SSEStream: options and shutdown', () => {
     assert.throws(() => new SSEStream(undefined, { heartbeat: -1 }), {
       name: 'SSERangeError',
       code: ErrorCode.INVALID_OPTION,
-      message: 'SSEStream: heartbeat must be an integer >= 0 (0 turns it off); got -1',
+      message: 'SSEStream: heartbeat must be an integer from 0 to 2147483647 (ms; 0 turns it off); got -1',
     });
     assert.throws(() => new SSEStream(undefined, { heartBeat: 5 } as never), {
       name: 'SSETypeError',
