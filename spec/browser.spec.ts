@@ -515,7 +515,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
   test('the demo page shows live typed events with ids, then "closed by server" (readyState CLOSED)', async () => {
     const got = await inBrowser<{ rows: string[][]; state: string; status: string; presence: string; afterClose: { state: string; status: string } }>(`
       const frame = document.createElement('iframe');
-      frame.src = '/demo/?client=browser-g';
+      frame.src = '/demo/?typed&client=browser-g';
       document.body.append(frame);
       try {
         const doc = () => frame.contentDocument;
@@ -556,7 +556,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
   test('the demo page\'s "Close (es.close())" button closes the stream on the client side', async () => {
     const got = await inBrowser<{ state: string; status: string }>(`
       const frame = document.createElement('iframe');
-      frame.src = '/demo/?client=browser-close';
+      frame.src = '/demo/?typed&client=browser-close';
       document.body.append(frame);
       try {
         const doc = () => frame.contentDocument;
@@ -572,7 +572,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
     const got = await inBrowser<{ url: string; ids: string[]; afterClose: { state: string; status: string } }>(
       `
       const frame = document.createElement('iframe');
-      frame.src = '/demo/?client=cross-g&server=' + encodeURIComponent(args.server);
+      frame.src = '/demo/?typed&client=cross-g&server=' + encodeURIComponent(args.server);
       document.body.append(frame);
       try {
         const doc = () => frame.contentDocument;
@@ -590,7 +590,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
     `,
       { server: crossDemoOrigin },
     );
-    assert.equal(got.url, `new EventSource('${crossDemoOrigin}/sse?client=cross-g', { withCredentials: true })`);
+    assert.equal(got.url, `new EventSource('${crossDemoOrigin}/sse?typed&client=cross-g', { withCredentials: true })`);
     assert.deepEqual(got.ids, ['1', '2']);
     assert.deepEqual(got.afterClose, { state: 'CLOSED', status: 'closed by server' });
   });
@@ -606,7 +606,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
   const DEMO_FRAME = `
       const open = (client) => {
         const frame = document.createElement('iframe');
-        frame.src = '/demo/?client=' + client;
+        frame.src = '/demo/?typed&client=' + client;
         document.body.append(frame);
         return frame;
       };
@@ -641,7 +641,7 @@ describe('EventSource in headless Chromium', requireBinary('chromium', CHROMIUM,
 
   test('the demo page resumes after its stream is cut: the missed ticks are replayed, no gap and no duplicate', async (t) => {
     // A second listener keeps the clock going while the page is away, so that it does miss ticks.
-    const keeper = await openEventStream(`http://127.0.0.1:${demoPort}/sse?client=browser-keeper`);
+    const keeper = await openEventStream(`http://127.0.0.1:${demoPort}/sse?typed&client=browser-keeper`);
     t.after(() => keeper.close());
     await nextOfType(keeper, ['event1', 'event2']);
     const requestsBefore = streamRequests.length;

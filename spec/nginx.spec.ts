@@ -168,7 +168,7 @@ describe('through nginx (proxy_pass, proxy_buffering on)', requireBinary('nginx'
     assert.equal(pageRes.status, 200);
     assert.match(pageRes.body, /new EventSource\(/);
     const ticks = ['event1', 'event2'];
-    const es = await openEventStream(`${base}/demo/sse?client=nginx`);
+    const es = await openEventStream(`${base}/demo/sse?typed&client=nginx`);
     t.after(() => es.close());
     assert.deepEqual([(await es.next(2000)).type, es.events[0].data], ['presence', '1']);
     const first = [await nextOfType(es, ticks, 2000), await nextOfType(es, ticks, 2000), await nextOfType(es, ticks, 2000)];
@@ -185,7 +185,7 @@ describe('through nginx (proxy_pass, proxy_buffering on)', requireBinary('nginx'
     // the very events the first page got.
     const missed = [await nextOfType(es, ticks, 2000), await nextOfType(es, ticks, 2000), await nextOfType(es, ticks, 2000)];
     assert.deepEqual(missed.map((e) => e.lastEventId), ['4', '5', '6']);
-    const resumed = await openEventStream(`${base}/demo/sse?client=nginx-2`, { 'Last-Event-ID': '3' });
+    const resumed = await openEventStream(`${base}/demo/sse?typed&client=nginx-2`, { 'Last-Event-ID': '3' });
     t.after(() => resumed.close());
     const next = [await nextOfType(resumed, ticks, 2000), await nextOfType(resumed, ticks, 2000), await nextOfType(resumed, ticks, 2000)];
     assert.deepEqual(next, missed);

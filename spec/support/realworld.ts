@@ -113,8 +113,17 @@ export interface EventStreamClient {
   close(): void;
 }
 
-/** GET `url` and read its body as an event stream. Resolves once the response head arrived. */
-export function openEventStream(url: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<EventStreamClient> {
+/**
+ * GET `url` and read its body as an event stream. Resolves once the response head arrived.
+ * Without `agent`, a connection of its own (closed after the response); with a
+ * keep-alive agent, what a browser does: the socket may be reused afterwards.
+ */
+export function openEventStream(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 5000,
+  agent: http.Agent | false = false,
+): Promise<EventStreamClient> {
   return within(
     new Promise<EventStreamClient>((resolve, reject) => {
       const events: ServerSentEvent[] = [];
@@ -144,7 +153,7 @@ export function openEventStream(url: string, headers: Record<string, string> = {
         if (waiter !== null) waiter.reject(new Error(`the stream ended (${how}) while an event was awaited`));
         waiter = null;
       };
-      const req = http.get(url, { headers, agent: false }, (res) => {
+      const req = http.get(url, { headers, agent }, (res) => {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           raw += chunk;
@@ -206,11 +215,11 @@ export async function nextOfType(
 /** Plain request helper: status, headers and body text. */
 export function request(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent } = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return within(
     new Promise((resolve, reject) => {
-      const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -399,4 +408,65 @@ export async function startNginx(binary: string, server: string): Promise<Nginx>
       throw new Error(`nginx did not start: ${(err as Error).message}\n${log}`);
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// The demo as `npm start` runs it: a child process
+
+export interface DemoProcess {
+  readonly child: ChildProcess;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** What it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with [exit code, signal] when it exits. */
+  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+  /** SIGKILL it if it still runs (for t.after). */
+  kill(): Promise<void>;
+}
+
+const DEMO_MAIN = join(__dirname, '..', '..', 'examples', 'server.ts');
+
+/** Run the demo's main module (what `npm start` runs) with `env`; resolves once it printed its URL. */
+export async function startDemoProcess(env: Record<string, string> = {}): Promise<DemoProcess> {
+  const child = spawnDemo({ PORT: '0', HOST: '127.0.0.1', ...env });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await within(exited, 5000, 'the killed demo to exit').catch(() => {});
+  };
+  try {
+    const port = await within(
+      new Promise<number>((resolve, reject) => {
+        child.stdout!.on('data', (c: string) => {
+          out += c;
+          const m = /\(listening on [^ ]+:(\d+)\)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', () => reject(new Error(`the demo exited before listening: ${err}`)));
+      }),
+      15_000,
+      'the demo to print its URL',
+    );
+    return { child, url: `http://127.0.0.1:${port}`, port, stdout: () => out, stderr: () => err, exited, kill };
+  } catch (error) {
+    await kill();
+    throw error;
+  }
+}
+
+/** Spawn the demo's main module with `env` added (stdout and stderr piped). */
+export function spawnDemo(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', DEMO_MAIN], {
+    cwd: join(__dirname, '..', '..'),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
