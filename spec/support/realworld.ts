@@ -1,9 +1,10 @@
 /**
  * Helpers for the tests that cross a real network boundary: a Node event-stream
- * client (over lib/parser.ts), headless Chromium and nginx run as the test's own
- * child processes, free ports, and bounded waits.
+ * client (over lib/parser.ts), where the browsers and proxies are, nginx run as
+ * the test's own child process, the demo as `npm start` runs it, free ports, and
+ * bounded waits.
  *
- * A missing browser or nginx skips its tests with a one-line reason, except
+ * A missing browser or proxy skips its tests with a one-line reason, except
  * under `CI=true`, where it fails them: a missing binary must not pass CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -269,6 +270,11 @@ export function findChromium(): string | undefined {
   return which(env ? [env] : ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'], ['/usr/bin']);
 }
 
+export function findFirefox(): string | undefined {
+  const env = process.env.FIREFOX_BIN;
+  return which(env ? [env] : ['firefox-esr', 'firefox'], ['/usr/bin']);
+}
+
 export function findNginx(): string | undefined {
   const env = process.env.NGINX_BIN;
   return which(env ? [env] : ['nginx'], ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']);
@@ -293,50 +299,6 @@ async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
     signal('SIGKILL');
     await within(exited, 5000, 'the killed process group to exit').catch(() => {});
   }
-}
-
-// ---------------------------------------------------------------------------
-// Chromium
-
-export interface Browser {
-  readonly process: ChildProcess;
-  /** Kill the browser (TERM, then KILL after a grace) and remove its profile dir. Idempotent. */
-  close(): Promise<void>;
-}
-
-/** Launch headless Chromium on `url` with a fresh profile. Its stderr noise is ignored. */
-export function launchChromium(binary: string, url: string): Browser {
-  const profile = mkdtempSync(join(tmpdir(), 'ssepipe-chromium-'));
-  const child = spawn(
-    binary,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--no-default-browser-check',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-extensions',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--mute-audio',
-      `--user-data-dir=${profile}`,
-      url,
-    ],
-    { detached: true, stdio: 'ignore' },
-  );
-  child.on('error', () => {}); // a spawn failure shows up as a missing result, with a clear timeout message
-  let closing: Promise<void> | null = null;
-  return {
-    process: child,
-    close() {
-      closing ??= killGroup(child, 1000).finally(() => rmSync(profile, { recursive: true, force: true }));
-      return closing;
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------
