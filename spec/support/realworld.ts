@@ -8,10 +8,9 @@
  * under `CI=true`, where it fails them: a missing binary must not pass CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createParser } from '../../lib/parser.ts';
 import type { ServerSentEvent } from '../../lib/types.ts';
@@ -280,8 +279,18 @@ export function findNginx(): string | undefined {
   return which(env ? [env] : ['nginx'], ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']);
 }
 
+export function findHaproxy(): string | undefined {
+  const env = process.env.HAPROXY_BIN;
+  return which(env ? [env] : ['haproxy'], ['/usr/sbin', '/usr/local/sbin']);
+}
+
+export function findCaddy(): string | undefined {
+  const env = process.env.CADDY_BIN;
+  return which(env ? [env] : ['caddy'], ['/usr/bin', '/usr/local/bin']);
+}
+
 /** SIGTERM a child's process group, then SIGKILL after `graceMs` if it is still there. */
-async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
+export async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const signal = (sig: NodeJS.Signals): void => {
@@ -298,77 +307,6 @@ async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     signal('SIGKILL');
     await within(exited, 5000, 'the killed process group to exit').catch(() => {});
-  }
-}
-
-// ---------------------------------------------------------------------------
-// nginx
-
-export interface Nginx {
-  readonly port: number;
-  readonly dir: string;
-  errorLog(): string;
-  close(): Promise<void>;
-}
-
-/**
- * Run nginx in the foreground (one process: `master_process off`) with a config
- * whose every path is inside a fresh temp dir. `server` is the body of the
- * `server {}` block without its `listen` line. Retries once on a lost port race.
- */
-export async function startNginx(binary: string, server: string): Promise<Nginx> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'ssepipe-nginx-'));
-    const conf = [
-      'daemon off;',
-      'master_process off;',
-      'worker_processes 1;',
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log info;`,
-      'events { worker_connections 64; }',
-      'http {',
-      `  access_log ${dir}/access.log;`,
-      `  client_body_temp_path ${dir}/client_body;`,
-      `  proxy_temp_path ${dir}/proxy;`,
-      `  fastcgi_temp_path ${dir}/fastcgi;`,
-      `  uwsgi_temp_path ${dir}/uwsgi;`,
-      `  scgi_temp_path ${dir}/scgi;`,
-      '  server {',
-      `    listen 127.0.0.1:${port};`,
-      server,
-      '  }',
-      '}',
-      '',
-    ].join('\n');
-    writeFileSync(join(dir, 'nginx.conf'), conf);
-    const child = spawn(binary, ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', (err) => (stderr += String(err)));
-    const errorLog = (): string => {
-      try {
-        return readFileSync(join(dir, 'error.log'), 'utf8');
-      } catch {
-        return '';
-      }
-    };
-    const close = async (): Promise<void> => {
-      await killGroup(child, 2000);
-      rmSync(dir, { recursive: true, force: true });
-    };
-    try {
-      await waitForPort(port, 100, 50, () => child.exitCode === null && child.signalCode === null);
-      return { port, dir, errorLog, close };
-    } catch (err) {
-      const log = stderr + errorLog();
-      await close();
-      if (attempt === 1 && /Address already in use/.test(log)) continue;
-      throw new Error(`nginx did not start: ${(err as Error).message}\n${log}`);
-    }
   }
 }
 
