@@ -5,7 +5,7 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -33,11 +33,19 @@ before(() => {
 
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-test('the tarball holds the builds, types and README, and no sources, tests or benchmarks', () => {
-  for (const f of ['package.json', 'README.md', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json', 'dist/cjs/index.cjs', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
+test('the tarball holds the builds, types, README and LICENSE, and no sources, tests or benchmarks', () => {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json', 'dist/cjs/index.cjs', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
     assert.ok(files.includes(f), `${f} is missing from the tarball`);
   }
   assert.deepEqual(files.filter((f) => /^(lib|spec|bench|examples|\.ci)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+});
+
+test("LICENSE is the MIT license that package.json's license field names", () => {
+  const pkg = JSON.parse(readFileSync(path.join(scratch, 'node_modules/ssepipe/package.json'), 'utf8')) as { license: string };
+  assert.equal(pkg.license, 'MIT');
+  const text = readFileSync(path.join(scratch, 'node_modules/ssepipe/LICENSE'), 'utf8');
+  assert.match(text, /^MIT License\n\nCopyright \(c\) \d{4} .+\n\nPermission is hereby granted, free of charge,/);
+  assert.match(text, /THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND/);
 });
 
 test('CommonJS: require() is the class itself, with .default and every named export on it', () => {

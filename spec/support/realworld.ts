@@ -1,16 +1,16 @@
 /**
  * Helpers for the tests that cross a real network boundary: a Node event-stream
- * client (over lib/parser.ts), headless Chromium and nginx run as the test's own
- * child processes, free ports, and bounded waits.
+ * client (over lib/parser.ts), where the browsers and proxies are, nginx run as
+ * the test's own child process, the demo as `npm start` runs it, free ports, and
+ * bounded waits.
  *
- * A missing browser or nginx skips its tests with a one-line reason, except
+ * A missing browser or proxy skips its tests with a one-line reason, except
  * under `CI=true`, where it fails them: a missing binary must not pass CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createParser } from '../../lib/parser.ts';
 import type { ServerSentEvent } from '../../lib/types.ts';
@@ -113,8 +113,17 @@ export interface EventStreamClient {
   close(): void;
 }
 
-/** GET `url` and read its body as an event stream. Resolves once the response head arrived. */
-export function openEventStream(url: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<EventStreamClient> {
+/**
+ * GET `url` and read its body as an event stream. Resolves once the response head arrived.
+ * Without `agent`, a connection of its own (closed after the response); with a
+ * keep-alive agent, what a browser does: the socket may be reused afterwards.
+ */
+export function openEventStream(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 5000,
+  agent: http.Agent | false = false,
+): Promise<EventStreamClient> {
   return within(
     new Promise<EventStreamClient>((resolve, reject) => {
       const events: ServerSentEvent[] = [];
@@ -144,7 +153,7 @@ export function openEventStream(url: string, headers: Record<string, string> = {
         if (waiter !== null) waiter.reject(new Error(`the stream ended (${how}) while an event was awaited`));
         waiter = null;
       };
-      const req = http.get(url, { headers, agent: false }, (res) => {
+      const req = http.get(url, { headers, agent }, (res) => {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           raw += chunk;
@@ -206,11 +215,11 @@ export async function nextOfType(
 /** Plain request helper: status, headers and body text. */
 export function request(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent } = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return within(
     new Promise((resolve, reject) => {
-      const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -260,13 +269,28 @@ export function findChromium(): string | undefined {
   return which(env ? [env] : ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'], ['/usr/bin']);
 }
 
+export function findFirefox(): string | undefined {
+  const env = process.env.FIREFOX_BIN;
+  return which(env ? [env] : ['firefox-esr', 'firefox'], ['/usr/bin']);
+}
+
 export function findNginx(): string | undefined {
   const env = process.env.NGINX_BIN;
   return which(env ? [env] : ['nginx'], ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']);
 }
 
+export function findHaproxy(): string | undefined {
+  const env = process.env.HAPROXY_BIN;
+  return which(env ? [env] : ['haproxy'], ['/usr/sbin', '/usr/local/sbin']);
+}
+
+export function findCaddy(): string | undefined {
+  const env = process.env.CADDY_BIN;
+  return which(env ? [env] : ['caddy'], ['/usr/bin', '/usr/local/bin']);
+}
+
 /** SIGTERM a child's process group, then SIGKILL after `graceMs` if it is still there. */
-async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
+export async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const signal = (sig: NodeJS.Signals): void => {
@@ -287,116 +311,62 @@ async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-// Chromium
+// The demo as `npm start` runs it: a child process
 
-export interface Browser {
-  readonly process: ChildProcess;
-  /** Kill the browser (TERM, then KILL after a grace) and remove its profile dir. Idempotent. */
-  close(): Promise<void>;
-}
-
-/** Launch headless Chromium on `url` with a fresh profile. Its stderr noise is ignored. */
-export function launchChromium(binary: string, url: string): Browser {
-  const profile = mkdtempSync(join(tmpdir(), 'ssepipe-chromium-'));
-  const child = spawn(
-    binary,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--no-default-browser-check',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-extensions',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--mute-audio',
-      `--user-data-dir=${profile}`,
-      url,
-    ],
-    { detached: true, stdio: 'ignore' },
-  );
-  child.on('error', () => {}); // a spawn failure shows up as a missing result, with a clear timeout message
-  let closing: Promise<void> | null = null;
-  return {
-    process: child,
-    close() {
-      closing ??= killGroup(child, 1000).finally(() => rmSync(profile, { recursive: true, force: true }));
-      return closing;
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------
-// nginx
-
-export interface Nginx {
+export interface DemoProcess {
+  readonly child: ChildProcess;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
   readonly port: number;
-  readonly dir: string;
-  errorLog(): string;
-  close(): Promise<void>;
+  /** What it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with [exit code, signal] when it exits. */
+  readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+  /** SIGKILL it if it still runs (for t.after). */
+  kill(): Promise<void>;
 }
 
-/**
- * Run nginx in the foreground (one process: `master_process off`) with a config
- * whose every path is inside a fresh temp dir. `server` is the body of the
- * `server {}` block without its `listen` line. Retries once on a lost port race.
- */
-export async function startNginx(binary: string, server: string): Promise<Nginx> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'ssepipe-nginx-'));
-    const conf = [
-      'daemon off;',
-      'master_process off;',
-      'worker_processes 1;',
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log info;`,
-      'events { worker_connections 64; }',
-      'http {',
-      `  access_log ${dir}/access.log;`,
-      `  client_body_temp_path ${dir}/client_body;`,
-      `  proxy_temp_path ${dir}/proxy;`,
-      `  fastcgi_temp_path ${dir}/fastcgi;`,
-      `  uwsgi_temp_path ${dir}/uwsgi;`,
-      `  scgi_temp_path ${dir}/scgi;`,
-      '  server {',
-      `    listen 127.0.0.1:${port};`,
-      server,
-      '  }',
-      '}',
-      '',
-    ].join('\n');
-    writeFileSync(join(dir, 'nginx.conf'), conf);
-    const child = spawn(binary, ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', (err) => (stderr += String(err)));
-    const errorLog = (): string => {
-      try {
-        return readFileSync(join(dir, 'error.log'), 'utf8');
-      } catch {
-        return '';
-      }
-    };
-    const close = async (): Promise<void> => {
-      await killGroup(child, 2000);
-      rmSync(dir, { recursive: true, force: true });
-    };
-    try {
-      await waitForPort(port, 100, 50, () => child.exitCode === null && child.signalCode === null);
-      return { port, dir, errorLog, close };
-    } catch (err) {
-      const log = stderr + errorLog();
-      await close();
-      if (attempt === 1 && /Address already in use/.test(log)) continue;
-      throw new Error(`nginx did not start: ${(err as Error).message}\n${log}`);
-    }
+const DEMO_MAIN = join(__dirname, '..', '..', 'examples', 'server.ts');
+
+/** Run the demo's main module (what `npm start` runs) with `env`; resolves once it printed its URL. */
+export async function startDemoProcess(env: Record<string, string> = {}): Promise<DemoProcess> {
+  const child = spawnDemo({ PORT: '0', HOST: '127.0.0.1', ...env });
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (code, signal) => resolve([code, signal])));
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await within(exited, 5000, 'the killed demo to exit').catch(() => {});
+  };
+  try {
+    const port = await within(
+      new Promise<number>((resolve, reject) => {
+        child.stdout!.on('data', (c: string) => {
+          out += c;
+          const m = /\(listening on [^ ]+:(\d+)\)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', () => reject(new Error(`the demo exited before listening: ${err}`)));
+      }),
+      15_000,
+      'the demo to print its URL',
+    );
+    return { child, url: `http://127.0.0.1:${port}`, port, stdout: () => out, stderr: () => err, exited, kill };
+  } catch (error) {
+    await kill();
+    throw error;
   }
+}
+
+/** Spawn the demo's main module with `env` added (stdout and stderr piped). */
+export function spawnDemo(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', DEMO_MAIN], {
+    cwd: join(__dirname, '..', '..'),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
