@@ -11,7 +11,7 @@ import { typeError, stateError, type SSEError } from './errors.js';
 import { isPrepared, preamble, serialize } from './format.js';
 import { lastEventIdOf, requestGone, tuneSocket, writeStreamHead, type ResponseLike } from './http.js';
 import { endArguments, readOptions, STREAM_RULES } from './options.js';
-import { CLOSED, ENDING, GONE, OPEN, Session, type SessionHost, type WriteCallback } from './session.js';
+import { CLOSED, ENDING, GONE, OPEN, Session, type WriteCallback } from './session.js';
 import { NodeSink, ReadableSink, type WritableLike } from './sink-node.js';
 import type { Cors } from './options.js';
 import type { EventStreamLike, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
@@ -30,7 +30,7 @@ function requestClosed(this: object): void {
 
 type Done = () => void;
 
-export class SSEStream extends Transform implements EventStreamLike, SessionHost {
+export class SSEStream extends Transform implements EventStreamLike {
   /**
    * The request's `Last-Event-ID` header: the id of the last event this client
    * saw before it reconnected (decoded as UTF-8), or undefined (absent, empty,

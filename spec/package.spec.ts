@@ -34,10 +34,45 @@ before(() => {
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('the tarball holds the builds, types, README and LICENSE, and no sources, tests or benchmarks', () => {
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/package.json', 'dist/cjs/index.cjs', 'dist/cjs/index.js', 'dist/cjs/index.d.ts']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/index.d.mts']) {
     assert.ok(files.includes(f), `${f} is missing from the tarball`);
   }
   assert.deepEqual(files.filter((f) => /^(lib|spec|bench|examples|\.ci)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+  // One copy of the code: a single build, no second tree for ESM.
+  assert.deepEqual(files.filter((f) => /^dist\/(esm|cjs)\//.test(f)), []);
+});
+
+test('one copy in a process: import and require give the same classes, registry and instanceof', () => {
+  const out = node(['--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    import * as esm from 'ssepipe';
+    import { PassThrough } from 'node:stream';
+    const cjs = createRequire(import.meta.url)('ssepipe');
+    const names = (o) => Object.keys(o).filter((k) => k !== 'default').sort();
+    const a = new esm.SSEStream(undefined, { heartbeat: 0 });
+    const b = new cjs.SSEStream(undefined, { heartbeat: 0 });
+    a.pipe(new PassThrough().resume());
+    b.pipe(new PassThrough().resume());
+    const channel = new cjs.Channel();
+    let err;
+    try { esm.serialize({ event: 'a\\nb' }); } catch (e) { err = e; }
+    console.log(JSON.stringify({
+      sameNames: JSON.stringify(names(esm)) === JSON.stringify(names(cjs)),
+      sameClass: esm.SSEStream === cjs && esm.default === cjs && esm.Channel === cjs.Channel,
+      instanceofAcross: a instanceof cjs.SSEStream && b instanceof esm.SSEStream,
+      addAcross: channel.add(a),
+      isSSEErrorAcross: cjs.isSSEError(err) && err instanceof cjs.SSETypeError,
+      endAllSeesBoth: esm.openStreamCount() === 2 && cjs.endAll() === 2,
+    }));
+  `]);
+  assert.deepEqual(JSON.parse(out), {
+    sameNames: true,
+    sameClass: true,
+    instanceofAcross: true,
+    addAcross: true,
+    isSSEErrorAcross: true,
+    endAllSeesBoth: true,
+  });
 });
 
 test("LICENSE is the MIT license that package.json's license field names", () => {

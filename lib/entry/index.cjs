@@ -3,7 +3,8 @@
 // with every named export on it and `.default` pointing back to it, so
 // `require(pkg)`, `require(pkg).default` (what ssestream's users write: its
 // require() gives `{ default }`) and `const { SSEStream, Channel } = require(pkg)`
-// all work. tsc cannot emit this shape.
+// all work. tsc cannot emit this shape. `import` gets the same objects through
+// ./index.mjs: one copy of the code in a process, whichever way it is loaded.
 const lib = require('./index.js');
 const SSEStream = lib.SSEStream;
 for (const key of Object.keys(lib)) {

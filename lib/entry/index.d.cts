@@ -1,0 +1,59 @@
+// Types of the CommonJS entry, matching its shape: `require('ssepipe')` is the
+// SSEStream class, with every named export and `.default` on it, and
+// `import SSEStream = require('ssepipe')` gives the class and its types.
+import * as ssepipe from './index.js';
+
+declare class SSEStream extends ssepipe.SSEStream {
+  static readonly default: typeof SSEStream;
+  static readonly SSEStream: typeof SSEStream;
+  static readonly endAll: typeof ssepipe.endAll;
+  static readonly openStreamCount: typeof ssepipe.openStreamCount;
+  static readonly serialize: typeof ssepipe.serialize;
+  static readonly prepare: typeof ssepipe.prepare;
+  static readonly Channel: typeof ssepipe.Channel;
+  static readonly MemoryHistory: typeof ssepipe.MemoryHistory;
+  static readonly createParser: typeof ssepipe.createParser;
+  static readonly parse: typeof ssepipe.parse;
+  static readonly SSEParser: typeof ssepipe.SSEParser;
+  static readonly corsHeaders: typeof ssepipe.corsHeaders;
+  static readonly preflight: typeof ssepipe.preflight;
+  static readonly noContent: typeof ssepipe.noContent;
+  static readonly lastEventIdOf: typeof ssepipe.lastEventIdOf;
+  static readonly ErrorCode: typeof ssepipe.ErrorCode;
+  static readonly SSEError: typeof ssepipe.SSEError;
+  static readonly SSETypeError: typeof ssepipe.SSETypeError;
+  static readonly SSERangeError: typeof ssepipe.SSERangeError;
+  static readonly isSSEError: typeof ssepipe.isSSEError;
+}
+
+declare namespace SSEStream {
+  export type Channel = ssepipe.Channel;
+  export type MemoryHistory = ssepipe.MemoryHistory;
+  export type SSEParser = ssepipe.SSEParser;
+  export type SSEError = ssepipe.SSEError;
+  export type SSETypeError = ssepipe.SSETypeError;
+  export type SSERangeError = ssepipe.SSERangeError;
+  export type ErrorCodeValue = ssepipe.ErrorCodeValue;
+  export type SSEMessage = ssepipe.SSEMessage;
+  export type SSEInput = ssepipe.SSEInput;
+  export type PreparedEvent = ssepipe.PreparedEvent;
+  export type SSEStreamOptions = ssepipe.SSEStreamOptions;
+  export type CorsOptions = ssepipe.CorsOptions;
+  export type CorsOrigin = ssepipe.CorsOrigin;
+  export type ChannelOptions = ssepipe.ChannelOptions;
+  export type AddOptions = ssepipe.AddOptions;
+  export type HistoryStore = ssepipe.HistoryStore;
+  export type HistoryResult = ssepipe.HistoryResult;
+  export type StoredEvent = ssepipe.StoredEvent;
+  export type MemoryHistoryOptions = ssepipe.MemoryHistoryOptions;
+  export type EventStreamLike = ssepipe.EventStreamLike;
+  export type RequestLike = ssepipe.RequestLike;
+  export type HeaderMap = ssepipe.HeaderMap;
+  export type ServerSentEvent = ssepipe.ServerSentEvent;
+  export type ParserOptions = ssepipe.ParserOptions;
+  export type EventStreamParser = ssepipe.EventStreamParser;
+  export type ParseResult = ssepipe.ParseResult;
+  export type SSEParserOptions = ssepipe.SSEParserOptions;
+}
+
+export = SSEStream;
