@@ -69,7 +69,10 @@ export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined,
   if (res.headersSent) return;
   const r = req ?? res.req;
   const http2 = isHttp2(res, r);
-  const defaults = streamHeaders(http2, r?.httpVersionMajor === 1 && r.httpVersionMinor === 0);
+  // A client that asked to close (or HTTP/1.0) must not be promised keep-alive:
+  // the header would keep its connection open until the server's keep-alive timeout.
+  const closing = (r?.httpVersionMajor === 1 && r.httpVersionMinor === 0) || /\bclose\b/i.test(headerValues(r, 'connection').join(','));
+  const defaults = streamHeaders(http2, closing);
   const headers: Record<string, string> = {};
   for (const name in defaults) {
     if (name === 'content-type' || !res.hasHeader?.(name)) headers[name] = defaults[name];

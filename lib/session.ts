@@ -18,8 +18,12 @@ import { heartbeats, SWEEPS_PER_INTERVAL, type Beating } from './heartbeat.js';
 
 /** Where a session's bytes go. */
 export interface Sink {
-  /** Hand `chunk` on; false when the transport's buffer is full (wait for `sinkDrained`). */
-  write(chunk: string): boolean;
+  /**
+   * Hand `chunk` on; false when the transport's buffer is full (wait for
+   * `sinkDrained`). `done`, when given, runs once the chunk was sent (or with the
+   * error that kept it from the client).
+   */
+  write(chunk: string, done?: (error?: Error | null) => void): boolean;
   /** Bytes handed on that the client has not taken yet. */
   readonly bufferedBytes: number;
   /** End the response once what was written is out; then `sinkFinished`. */
@@ -84,6 +88,8 @@ export class Session implements SinkListener, Beating {
   /** The sink's last write returned false and it has not drained since. */
   private sinkFull = false;
   private callbacks: WriteCallback[] | null = null;
+  /** Callbacks of batches handed to the sink and not yet confirmed: a transport may never confirm a write to a dead socket. */
+  private inflight: Set<WriteCallback[]> | null = null;
   // Made on first use of `signal`: an AbortController per idle connection is
   // memory most servers never use (bench/memory: heap per connection).
   private controller: AbortController | null = null;
@@ -169,10 +175,10 @@ export class Session implements SinkListener, Beating {
     this.pending = '';
     this.pendingSize = 0;
     this.active = true;
-    this.handedOn();
+    const ok = this.send(sink, chunk);
     // Below the sink's own highWaterMark: nothing to measure (measuring the
     // backlog reads the socket's buffer; bench/profile: ~2% per write).
-    if (!sink.write(chunk)) {
+    if (!ok && this.state === OPEN) {
       this.sinkFull = true;
       this.checkBacklog();
     }
@@ -207,6 +213,10 @@ export class Session implements SinkListener, Beating {
     this.state = GONE;
     this.reason = reason;
     this.drop(reason);
+    // What was handed to the transport and not confirmed did not reach the client.
+    const inflight = this.inflight;
+    this.inflight = null;
+    if (inflight !== null) queueMicrotask(() => inflight.forEach((callbacks) => callbacks.forEach((cb) => cb(reason))));
     this.stopHeartbeat();
     this.controller?.abort(reason);
     this.host.sessionDisconnected(reason);
@@ -261,10 +271,9 @@ export class Session implements SinkListener, Beating {
       const chunk = this.pending;
       this.pending = '';
       this.pendingSize = 0;
-      this.handedOn();
-      sink.write(chunk);
+      this.send(sink, chunk);
     }
-    if (!this.checkBacklog()) return;
+    if (this.state !== ENDING || !this.checkBacklog()) return;
     sink.end();
   }
 
@@ -280,13 +289,17 @@ export class Session implements SinkListener, Beating {
     return false;
   }
 
-  /** The pending batch reached the sink: its callbacks succeed. */
-  private handedOn(): void {
+  /** A batch to the sink; its write callbacks, if any, run when the sink says it was sent (or not). */
+  private send(sink: Sink, chunk: string): boolean {
     const callbacks = this.callbacks;
-    if (callbacks === null) return;
+    if (callbacks === null) return sink.write(chunk);
     this.callbacks = null;
-    queueMicrotask(() => {
-      for (const cb of callbacks) cb(null);
+    (this.inflight ??= new Set()).add(callbacks);
+    return sink.write(chunk, (error) => {
+      if (this.inflight?.delete(callbacks) !== true) return;
+      // Not sent: the reason the client is gone, when the session knows it.
+      const reason = error == null ? null : this.state === GONE && this.reason !== undefined ? this.reason : caused(stateError('ERR_SSE_CLIENT_CLOSED', error.message), error);
+      for (const cb of callbacks) cb(reason);
     });
   }
 

@@ -7,13 +7,14 @@ import type { Sink, SinkListener } from './session.js';
 
 /** What the Node sink needs of a destination. */
 export interface WritableLike {
-  write(chunk: string): boolean;
+  write(chunk: string, cb?: (error?: Error | null) => void): boolean;
   end(): unknown;
   destroy?(error?: Error): unknown;
   on(event: string, listener: (...args: any[]) => void): unknown;
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   writableLength?: number;
   writableEnded?: boolean;
+  destroyed?: boolean;
   /** node:http2's compat response keeps its buffer on its stream. */
   stream?: { writableLength?: number };
 }
@@ -60,14 +61,16 @@ export class NodeSink implements Sink {
     dest.on('error', onError);
   }
 
-  write(chunk: string): boolean {
+  write(chunk: string, done?: (error?: Error | null) => void): boolean {
     const dest = this.dest;
-    if (dest.writableEnded === true) {
-      // The application ended the response itself (`res.end()`) before this batch went out.
+    // Ended by the application (`res.end()`) or destroyed (the client left) before
+    // this batch went out: it cannot be sent, and the session must hear why now.
+    if (dest.writableEnded === true || dest.destroyed === true) {
       this.closed(undefined);
-      return true;
+      if (done !== undefined) queueMicrotask(() => done(new Error('the response was closed before the event was written')));
+      return false;
     }
-    return dest.write(chunk) !== false;
+    return (done === undefined ? dest.write(chunk) : dest.write(chunk, done)) !== false;
   }
 
   get bufferedBytes(): number {
@@ -140,8 +143,10 @@ export class ReadableSink implements Sink {
     this.listener = listener;
   }
 
-  write(chunk: string): boolean {
-    return this.host.push(chunk);
+  write(chunk: string, done?: (error?: Error | null) => void): boolean {
+    const ok = this.host.push(chunk);
+    if (done !== undefined) queueMicrotask(() => done(null));
+    return ok;
   }
 
   get bufferedBytes(): number {

@@ -44,6 +44,8 @@ export class SSEStream extends Transform implements EventStreamLike {
   /** @internal */ private readonly maxBuffered: number;
   /** @internal */ private dest: WritableLike | null = null;
   /** @internal */ private finalCallback: ((error?: Error | null) => void) | null = null;
+  /** @internal An invalid message from a piped source: the stream ends with it as its error. */
+  private failure: Error | null = null;
 
   constructor(req?: RequestLike | null, options?: SSEStreamOptions) {
     const o = readOptions('SSEStream', options, STREAM_RULES);
@@ -159,6 +161,11 @@ export class SSEStream extends Transform implements EventStreamLike {
     const state = this.session.state;
     if (state === GONE || state === CLOSED) return destination;
     this.unwatch();
+    if ((this.req !== undefined && requestGone(this.req)) || dest.destroyed === true) {
+      // The client left while the handler awaited something: no head, no sink, just the news.
+      this.clientLeft();
+      return destination;
+    }
     if (typeof (dest as { writeHead?: unknown }).writeHead === 'function') {
       const res = dest as unknown as ResponseLike;
       writeStreamHead(res, this.req ?? res.req, this.cors);
@@ -178,7 +185,7 @@ export class SSEStream extends Transform implements EventStreamLike {
 
   override _final(callback: (error?: Error | null) => void): void {
     if (this.session.state === ENDING) this.finalCallback = callback;
-    else callback();
+    else callback(this.failure);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -203,10 +210,10 @@ export class SSEStream extends Transform implements EventStreamLike {
     openStreams.delete(this);
     this.unwatch();
     const final = this.finalCallback;
-    if (final !== null) {
-      this.finalCallback = null;
-      final();
-      // 'finish' first (it is emitted in this tick or the next), then 'close'.
+    this.finalCallback = null;
+    if (final !== null && this.session.state === CLOSED) {
+      // 'finish' (or, after an invalid piped message, 'error') first, then 'close'.
+      final(this.failure);
       process.nextTick(destroyAfterFinish, this);
     } else if (!this.destroyed) {
       this.destroy();
@@ -236,9 +243,9 @@ export class SSEStream extends Transform implements EventStreamLike {
 
   private watch(req: RequestLike): void {
     if (requestGone(req)) {
-      // Gone already (the handler awaited something first): seen at once, reported after the caller's listeners are on.
-      process.nextTick(requestClosed.bind(req));
-      watched.set(req, this);
+      // Gone already (the handler awaited something first): reported once the
+      // caller's listeners are on (or at once by pipe()).
+      process.nextTick(() => this.clientLeft());
       return;
     }
     const r = req as { on?(e: string, l: () => void): unknown };
@@ -262,12 +269,19 @@ export class SSEStream extends Transform implements EventStreamLike {
     return false;
   }
 
-  /** An invalid message: thrown at the caller, or, from a piped source (which cannot catch), the stream's error. */
+  /**
+   * An invalid message: thrown at the caller, or, from a piped source (which
+   * cannot catch), the stream's error: what was valid goes out, the response
+   * ends (the client reconnects), and the Writable side errors with it, so an
+   * 'error' listener or pipeline()'s callback sees it.
+   */
   private invalid(error: Error, cb: WriteCallback | undefined): false {
     // Readable#pipe() listens for 'unpipe' on its destination: that is how a piped write is told apart.
     if (this.listenerCount('unpipe') === 0) throw error;
     if (cb !== undefined) process.nextTick(cb, error);
-    this.destroy(error);
+    this.failure = error;
+    this.session.end();
+    super.end();
     return false;
   }
 }

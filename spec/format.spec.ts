@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serialize, dataLines, PREAMBLE, HEARTBEAT } from '../lib/format.ts';
+import { serialize, prepare, dataLines, PREAMBLE, HEARTBEAT } from '../lib/format.ts';
 import { ErrorCode, SSERangeError, SSETypeError } from '../lib/errors.ts';
 
 describe('serialize: bytes identical to ssestream 1.1.0 where it was right', () => {
@@ -161,5 +161,62 @@ describe('serialize: validation', () => {
     for (const bad of [null, undefined, 5, true, ['data']]) {
       expectError(() => serialize(bad as never), SSETypeError, ErrorCode.INVALID_MESSAGE, /message must be a plain object/);
     }
+  });
+});
+
+describe('issue 11: what is a message, read once, and numbers in range', () => {
+  test('only plain objects, strings and prepared events are messages: a Buffer, Date, Map, Promise or class instance is refused', () => {
+    class Message {
+      data = 'x';
+    }
+    for (const bad of [Buffer.from('hi'), new Date(0), new Map([['data', 'x']]), Promise.resolve({ data: 'x' }), new Message(), new Set(), /x/]) {
+      expectError(() => serialize(bad as never), SSETypeError, ErrorCode.INVALID_MESSAGE, /plain object/);
+      expectError(() => prepare(bad as never), SSETypeError, ErrorCode.INVALID_MESSAGE, /plain object/);
+    }
+    const bare = Object.assign(Object.create(null) as object, { data: 'null prototype' });
+    assert.equal(serialize(bare as never), 'data: null prototype\n\n');
+  });
+
+  test("a message's fields are each read once: a getter cannot pass the check with one value and be sent with another", () => {
+    let reads = 0;
+    const message = {
+      get event() {
+        return reads++ === 0 ? 'ok' : 'a\ndata: forged';
+      },
+      data: 'x',
+    };
+    assert.equal(serialize(message), 'event: ok\ndata: x\n\n');
+    assert.equal(reads, 1);
+  });
+
+  test('retry: digit strings that a timer cannot hold (400 digits would read as Infinity) are refused', () => {
+    expectError(() => serialize({ retry: '9'.repeat(400) }), SSERangeError, ErrorCode.INVALID_RETRY, /from 0 to 2147483647/);
+    expectError(() => serialize({ retry: '2147483648' }), SSERangeError, ErrorCode.INVALID_RETRY, /from 0 to 2147483647/);
+    expectError(() => serialize({ retry: 2 ** 31 }), SSERangeError, ErrorCode.INVALID_RETRY, /from 0 to 2147483647/);
+    assert.equal(serialize({ retry: '2147483647' }), 'retry: 2147483647\n\n');
+    assert.equal(serialize({ retry: '0001000' }), 'retry: 0001000\n\n');
+  });
+
+  test('prepare(): validated and serialized once, immutable, and accepted as is by serialize() and prepare()', () => {
+    const event = prepare({ event: 'tick', id: 7, data: { n: 1 } });
+    assert.equal(event.frame, 'event: tick\nid: 7\ndata: {"n":1}\n\n');
+    assert.deepEqual([event.id, event.type], ['7', 'tick']);
+    assert.equal(Object.isFrozen(event), true);
+    assert.throws(() => {
+      (event as { frame: string }).frame = 'data: forged\n\n';
+    }, TypeError);
+    assert.equal(prepare(event), event);
+    assert.equal(serialize(event), event.frame);
+    assert.equal(prepare('a\nb').frame, 'data: a\ndata: b\n\n');
+    // Looks like a prepared event but was not made by prepare(): validated as a message (no data: a blank line).
+    assert.equal(serialize({ frame: 'data: forged\n\n' } as never), '\n');
+  });
+
+  test('long multi-line text is split exactly (the block path for text over 4 KiB)', () => {
+    const text = 'a\r\nb\rc\n'.repeat(2000) + 'end';
+    const expected = 'data: ' + text.split(/\r\n|\r|\n/).join('\ndata: ') + '\n\n';
+    assert.equal(serialize({ data: text }), expected);
+    assert.equal(serialize({ comment: text }), ': ' + text.split(/\r\n|\r|\n/).join('\n: ') + '\n\n');
+    assert.equal(serialize({ data: '\n'.repeat(5000) }), 'data: \n'.repeat(5001) + '\n');
   });
 });

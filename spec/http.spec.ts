@@ -219,6 +219,54 @@ describe('HTTP/1.1', () => {
       await srv.close();
     }
   });
+
+  /** Send raw request bytes; resolve with the raw response once the server ends it. */
+  async function rawRequest(port: number, head: Buffer): Promise<string> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.end(head);
+    const chunks: Buffer[] = [];
+    for await (const c of socket) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  test('Last-Event-ID is read as the UTF-8 browsers send (it was read as Latin-1: café-2 became cafÃ©-2); a repeated header counts at its first copy', async () => {
+    const ids: Array<string | undefined> = [];
+    const srv = await serve((req, res) => {
+      const stream = new SSEStream(req, { heartbeat: 0 });
+      ids.push(stream.lastEventId);
+      stream.pipe(res);
+      stream.end();
+    });
+    try {
+      const head = (...lines: string[]) => Buffer.from(['GET / HTTP/1.1', 'Host: x', 'Connection: close', ...lines, '', ''].join('\r\n'), 'utf8');
+      await rawRequest(srv.port, head('Last-Event-ID: café-2'));
+      await rawRequest(srv.port, head('Last-Event-ID: 🌍'));
+      await rawRequest(srv.port, head('Last-Event-ID: 3', 'Last-Event-ID: 5'));
+      // Not UTF-8 (a Latin-1 byte on its own): kept as the bytes read.
+      await rawRequest(srv.port, Buffer.concat([head().subarray(0, -2), Buffer.from('Last-Event-ID: caf'), Buffer.from([0xe9]), Buffer.from('\r\n\r\n')]));
+      assert.deepEqual(ids, ['café-2', '🌍', '3', 'caf\u00e9']);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('a client that asks to close gets no keep-alive promise: the connection ends with the stream', async () => {
+    const srv = await serve((req, res) => {
+      const stream = new SSEStream(req, { heartbeat: 0 });
+      stream.pipe(res);
+      stream.end({ data: 'bye' });
+    });
+    srv.server.keepAliveTimeout = 60_000;
+    try {
+      const raw = await rawRequest(srv.port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      assert.match(raw, /\r\nconnection: close\r\n/i);
+      assert.doesNotMatch(raw, /keep-alive/i);
+      assert.match(raw, /data: bye\n\n\r\n0\r\n\r\n$/);
+    } finally {
+      await srv.close();
+    }
+  });
 });
 
 describe('CORS', () => {

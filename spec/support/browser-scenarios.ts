@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Browser, Page } from 'puppeteer-core';
-import { SSEStream, noContent, preflight, type CorsOptions, type SSEError } from '../../lib/index.ts';
+import { Channel, SSEStream, noContent, preflight, type CorsOptions, type SSEError } from '../../lib/index.ts';
 import { clockOf, createDemoServer } from '../../examples/server.ts';
 import { launchBrowser, type Engine } from './browsers.ts';
 import {
@@ -487,6 +487,45 @@ function defineScenarios(engine: Engine, binary: string): void {
       ],
     );
     assert.equal(firstDisconnects, 0, "end() by the server is not a 'disconnect'");
+  });
+
+  test('a non-ASCII id resumes: Last-Event-ID arrives as UTF-8 and a Channel replays exactly the missed event', async () => {
+    // Browsers send Last-Event-ID as UTF-8; read as Latin-1 it was `cafÃ©-2`: a gap on
+    // every reconnect, and the whole history replayed each time (duplicates on the page).
+    const channel = new Channel({ history: 10 });
+    const gaps: string[] = [];
+    channel.on('gap', (stream) => gaps.push(String(stream.lastEventId)));
+    const lastIds: Array<string | undefined> = [];
+    page.routes.set('/u', (req, res) => {
+      const stream = new SSEStream(req, { retry: 50, heartbeat: 0 });
+      lastIds.push(stream.lastEventId);
+      if (lastIds.length > 2) return noContent(res);
+      stream.pipe(res);
+      channel.add(stream);
+      if (lastIds.length === 1) {
+        channel.write({ id: 'café-1', data: 'one' });
+        channel.write({ id: 'café-2', data: 'two' });
+        stream.end();
+        channel.write({ id: 'café-3', data: 'three' }); // missed: written after the stream ended
+      } else {
+        stream.end();
+      }
+    });
+    const got = await inBrowser<{ events: string[][] }>(`
+      const es = new EventSource('/u');
+      const events = [];
+      es.onmessage = (e) => events.push([e.data, e.lastEventId]);
+      try {
+        await ctx.timeout(new Promise((resolve) => {
+          es.onerror = () => { if (es.readyState === EventSource.CLOSED) resolve(); };
+        }), 5000, 'readyState CLOSED');
+        return { events };
+      } finally { es.close(); }
+    `);
+    assert.deepEqual(got.events, [['one', 'café-1'], ['two', 'café-2'], ['three', 'café-3']]);
+    assert.deepEqual(lastIds, [undefined, 'café-2', 'café-3']);
+    assert.deepEqual(gaps, []);
+    channel.end();
   });
 
   // The demo ---------------------------------------------------------------
