@@ -8,7 +8,7 @@
  */
 import { Transform } from 'node:stream';
 import { typeError, stateError, type SSEError } from './errors.js';
-import { isPrepared, preamble, serialize } from './format.js';
+import { preamble, serialize } from './format.js';
 import { lastEventIdOf, requestGone, tuneSocket, writeStreamHead, type ResponseLike } from './http.js';
 import { endArguments, readOptions, STREAM_RULES } from './options.js';
 import { CLOSED, ENDING, GONE, OPEN, Session, type WriteCallback } from './session.js';
@@ -100,13 +100,10 @@ export class SSEStream extends Transform implements EventStreamLike {
     const session = this.session;
     if (session.state !== OPEN) return this.refuse(cb);
     let frame: string;
-    if (isPrepared(message)) frame = message.frame;
-    else {
-      try {
-        frame = serialize(message as SSEInput);
-      } catch (err) {
-        return this.invalid(err as Error, cb);
-      }
+    try {
+      frame = serialize(message as SSEInput);
+    } catch (err) {
+      return this.invalid(err as Error, cb);
     }
     return session.write(frame, cb);
   }
