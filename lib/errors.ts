@@ -58,8 +58,6 @@ const MESSAGES = {
     `the client read too slowly: ${queued} bytes were queued for it${where}, more than maxBufferedBytes (${limit})`,
   ERR_SSE_HISTORY_GAP: (lastEventId: string, why: string, kept: number) =>
     `Last-Event-ID ${JSON.stringify(lastEventId)} ${why}: events may have been missed; replaying the ${kept} kept`,
-  ERR_SSE_REPLAY_FAILED: (lastEventId: string, why: string) =>
-    `the replay after Last-Event-ID ${JSON.stringify(lastEventId)} failed: ${why}; the stream was ended so that the client reconnects and tries again`,
   ERR_SSE_SUBSCRIBER_FAILED: (what: string) => `${what} threw; that subscriber was removed and its stream ended`,
 } as const;
 
@@ -99,8 +97,6 @@ export const ErrorCode = {
   CLIENT_TOO_SLOW: 'ERR_SSE_CLIENT_TOO_SLOW',
   /** Channel: the replay could not start right after the client's `Last-Event-ID`. */
   HISTORY_GAP: 'ERR_SSE_HISTORY_GAP',
-  /** Channel: the history store failed, hung past `replayTimeout`, or answered nonsense. */
-  REPLAY_FAILED: 'ERR_SSE_REPLAY_FAILED',
   /** Channel: a subscriber's `filter` (or a `'gap'` listener) threw. */
   SUBSCRIBER_FAILED: 'ERR_SSE_SUBSCRIBER_FAILED',
 } as const satisfies Record<string, Code>;

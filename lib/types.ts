@@ -127,8 +127,8 @@ export interface ChannelOptions {
   store?: HistoryStore;
   /**
    * Milliseconds a replay may wait for `store.since()`; a store that takes longer
-   * ends that subscriber with `ERR_SSE_REPLAY_FAILED` (its client reconnects and
-   * tries again). `0` waits forever.
+   * counts as a gap (`'gap'` with the timeout as its cause; live events follow).
+   * `0` waits forever.
    * @defaultValue 10000
    */
   replayTimeout?: number;
