@@ -4,10 +4,11 @@
  * that reads it with `'data'` or `for await` instead of piping.
  */
 import type { Sink, SinkListener } from './session.js';
+import type { ByteSink } from './sink-compress.js';
 
 /** What the Node sink needs of a destination. */
 export interface WritableLike {
-  write(chunk: string): boolean;
+  write(chunk: string | Uint8Array): boolean;
   end(): unknown;
   destroy?(error?: Error): unknown;
   on(event: string, listener: (...args: any[]) => void): unknown;
@@ -42,7 +43,7 @@ function onError(this: object, err: Error): void {
 
 function ignore(): void {}
 
-export class NodeSink implements Sink {
+export class NodeSink implements ByteSink {
   readonly listener: SinkListener;
   private readonly dest: WritableLike;
   private readonly endDest: boolean;
@@ -60,7 +61,8 @@ export class NodeSink implements Sink {
     dest.on('error', onError);
   }
 
-  write(chunk: string): boolean {
+  /** Text from the session, or bytes from a compressor in front of this sink. */
+  write(chunk: string | Uint8Array): boolean {
     const dest = this.dest;
     if (dest.writableEnded === true) {
       // The application ended the response itself (`res.end()`) before this batch went out.
