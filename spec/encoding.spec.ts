@@ -67,7 +67,7 @@ describe('the compress option', () => {
   };
 
   test('true, false and an object are accepted', () => {
-    for (const compress of [true, false, {}, { encodings: ['gzip'], level: 1, windowBits: 15, memLevel: 9, brotliQuality: 11, zstdLevel: 19 }]) {
+    for (const compress of [true, false, {}, { encodings: ['gzip' as const], level: 1, windowBits: 15, memLevel: 9, brotliQuality: 11, zstdLevel: 19 }]) {
       new SSEStream(undefined, { compress, heartbeat: 0 }).destroy();
     }
   });

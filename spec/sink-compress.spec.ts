@@ -210,7 +210,7 @@ describe('CompressSink under a Session', () => {
       if (host.gone.length === 0) await inner.chunksAt(302 + i);
     }
     assert.equal(host.gone.length, 1);
-    assert.equal(host.gone[0].code, 'ERR_SSE_CLIENT_TOO_SLOW');
+    assert.equal((host.gone[0] as SSEError).code, 'ERR_SSE_CLIENT_TOO_SLOW');
     assert.equal(sink.open, false, 'the compressor was freed with the dropped client');
     assert.equal(inner.destroyed, true);
   });
