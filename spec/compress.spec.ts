@@ -375,3 +375,17 @@ test('HTTP/2: a gzip stream, each event readable before the next', async () => {
     await new Promise<void>((r) => h2.close(() => r()));
   }
 });
+
+test("README's example (examples/compress.ts): a browser's Accept-Encoding gets br, with the ticks", async () => {
+  const { createCompressedServer } = await import('../examples/compress.ts');
+  const example = createCompressedServer();
+  const port = await listen(example);
+  const client = await openDecompressing(`http://127.0.0.1:${port}/`, { 'Accept-Encoding': 'gzip, deflate, br, zstd' });
+  try {
+    assert.equal(client.encoding, 'br');
+    await client.until('event: tick\ndata: {"now":', 3000);
+  } finally {
+    client.close();
+    await closeServer(example);
+  }
+});
