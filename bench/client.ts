@@ -12,6 +12,7 @@
  *   close    {}                            close every connection
  */
 import net, { type Socket } from 'node:net';
+import zlib from 'node:zlib';
 import { nowMs, percentile, serveParent } from './common.ts';
 
 const LF = 10;
@@ -97,6 +98,10 @@ class Conn {
   private state = IDENTITY;
   private size = 0;
   private left = 0;
+  /** With a Content-Encoding: the body goes through this decompressor into the scanner. */
+  private inflate: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | null = null;
+  /** Body bytes as they came on the wire (de-chunked, still compressed). */
+  bodyBytes = 0;
 
   constructor(
     readonly socket: Socket,
@@ -104,6 +109,12 @@ class Conn {
     private readonly onHead: (error?: Error) => void,
   ) {
     socket.on('data', (b: Buffer) => this.data(b));
+  }
+
+  private body(buf: Buffer, start: number, end: number, now: number): void {
+    this.bodyBytes += end - start;
+    if (this.inflate === null) this.scanner.feed(buf, start, end, now);
+    else this.inflate.write(Buffer.from(buf.subarray(start, end)));
   }
 
   private data(buf: Buffer): void {
@@ -124,6 +135,13 @@ class Conn {
         return;
       }
       this.state = /\r\ntransfer-encoding:\s*chunked/i.test(text) ? SIZE : IDENTITY;
+      const coding = /\r\ncontent-encoding:\s*([a-z-]+)/i.exec(text)?.[1];
+      if (coding !== undefined) {
+        const d = coding === 'gzip' ? zlib.createGunzip() : coding === 'deflate' ? zlib.createInflate() : zlib.createBrotliDecompress();
+        d.on('data', (b: Buffer) => this.scanner.feed(b, 0, b.length, this.scanner.timed ? nowMs() : 0));
+        d.on('error', () => {});
+        this.inflate = d;
+      }
       this.onHead();
       buf = all;
       pos = end + 4;
@@ -132,7 +150,7 @@ class Conn {
     while (pos < n) {
       switch (this.state) {
         case IDENTITY:
-          this.scanner.feed(buf, pos, n, now);
+          this.body(buf, pos, n, now);
           return;
         case SIZE: {
           const c = buf[pos++]!;
@@ -148,7 +166,7 @@ class Conn {
         }
         case DATA: {
           const take = Math.min(this.left, n - pos);
-          this.scanner.feed(buf, pos, pos + take, now);
+          this.body(buf, pos, pos + take, now);
           pos += take;
           this.left -= take;
           if (this.left === 0) this.state = AFTER;
@@ -177,7 +195,7 @@ function onEvents(_scanner: Scanner, added: number): void {
 }
 
 
-function connect(port: number, withLatency: boolean, onEvent: (scanner: Scanner, added: number) => void): Promise<Conn> {
+function connect(port: number, withLatency: boolean, onEvent: (scanner: Scanner, added: number) => void, acceptEncoding?: string): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const scanner = new Scanner(withLatency ? latencies : null, onEvent);
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -192,7 +210,8 @@ function connect(port: number, withLatency: boolean, onEvent: (scanner: Scanner,
         reject(error);
       } else resolve(conn);
     });
-    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+    const accept = acceptEncoding === undefined ? '' : `Accept-Encoding: ${acceptEncoding}\r\n`;
+    socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n${accept}\r\n`);
   });
 }
 
@@ -224,12 +243,12 @@ function waitFor(expect: number, timeoutMs: number): Promise<void> {
 
 serveParent(
   {
-    async open({ port, connections, latency }: { port: number; connections: number; latency: boolean }) {
+    async open({ port, connections, latency, acceptEncoding }: { port: number; connections: number; latency: boolean; acceptEncoding?: string }) {
       closeAll();
       // In waves, so the server's accept backlog is never the limit.
       for (let i = 0; i < connections; i += 250) {
         const wave = Math.min(250, connections - i);
-        conns.push(...(await Promise.all(Array.from({ length: wave }, () => connect(port, latency, onEvents)))));
+        conns.push(...(await Promise.all(Array.from({ length: wave }, () => connect(port, latency, onEvents, acceptEncoding)))));
       }
       return { opened: conns.length };
     },
@@ -260,7 +279,9 @@ serveParent(
         p50: percentile(sorted, 50),
         p99: percentile(sorted, 99),
         max: sorted.length > 0 ? sorted[sorted.length - 1]! : NaN,
+        bytes: conns.reduce((n, c) => n + c.bodyBytes, 0),
       };
+      for (const c of conns) c.bodyBytes = 0;
       // Connections stay open for the next round; the counters start again.
       latencies.length = 0;
       total = 0;

@@ -52,6 +52,20 @@ export function payload(kind: PayloadKind, n: number): unknown {
   }
 }
 
+const TOKENS = ['The', ' quick', ' brown', ' fox', ' jumps', ' over', ' the', ' lazy', ' dog', '.'];
+
+/** An OpenAI-style streamed chat completion chunk carrying one token (the compression bench). */
+export function tokenDelta(n: number): unknown {
+  return {
+    id: 'chatcmpl-9x8Yz3AbCdEfGhIjKlMnOpQr',
+    object: 'chat.completion.chunk',
+    created: 1_767_225_600,
+    model: 'gpt-4o-mini-2024-07-18',
+    system_fingerprint: 'fp_0ba0d124f1',
+    choices: [{ index: 0, delta: { content: TOKENS[n % TOKENS.length] }, logprobs: null, finish_reason: null }],
+  };
+}
+
 /** The message every contender sends as event `n` of the throughput case. */
 export function message(kind: PayloadKind, n: number): { event: string; id: number; data: unknown } {
   return { event: 'tick', id: n, data: payload(kind, n) };

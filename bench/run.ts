@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { BENCH_DIR, Child, QUICK, Report, ensurePeers } from './common.ts';
+import { compressBench } from './compress.bench.ts';
 import { fanoutBench } from './fanout.bench.ts';
 import { intervalsBench } from './intervals.bench.ts';
 import { memoryBench } from './memory.bench.ts';
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
     if (wanted('intervals')) await intervalsBench(report, client, { lib });
     if (wanted('memory')) await memoryBench(report, client, { lib });
     if (wanted('fanout')) await fanoutBench(report, client, { lib });
+    if (wanted('compress')) await compressBench(report, client, { lib });
   } finally {
     await client.close();
   }

@@ -9,7 +9,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import path from 'node:path';
-import { childArgs, frame, loadPeer, message, nowMs, serveParent, type PayloadKind } from './common.ts';
+import { childArgs, frame, loadPeer, message, nowMs, payload, serveParent, tokenDelta, type PayloadKind } from './common.ts';
 
 export type Contender = 'plain' | 'limit' | 'ours' | 'better-sse' | 'ssestream' | 'channel';
 
@@ -22,6 +22,8 @@ export interface ServerArgs {
   backpressure?: boolean;
   /** Load lib/ from here instead of ../lib (to try a patched copy). */
   lib?: string;
+  /** ours, fleet: the `compress` option of every stream (the compression bench). */
+  compress?: unknown;
 }
 
 interface OursModule {
@@ -168,13 +170,15 @@ async function main(): Promise<void> {
       case 'ours':
       case 'channel':
       case 'ssestream': {
-        const stream = args.contender === 'ssestream' ? new lib.SseStream!(req) : new lib.ours!.SSEStream(req);
+        const compressed = args.compress !== undefined;
+        const stream = args.contender === 'ssestream' ? new lib.SseStream!(req) : new lib.ours!.SSEStream(req, compressed ? { compress: args.compress } : undefined);
         stream.pipe(res);
         channel?.add(stream);
         fleet.push({
           res,
           send: (_n, m) => stream.write(m),
-          queued: () => stream.readableLength + res.writableLength,
+          // Compressed: the session's backlog, which counts what is still in the compressor.
+          queued: compressed ? () => (stream as unknown as { writableLength: number }).writableLength : () => stream.readableLength + res.writableLength,
         });
         return;
       }
@@ -210,7 +214,7 @@ async function main(): Promise<void> {
   };
 
   /** One event to every client per timer tick, for `durationMs`; then wait until every queue drained. */
-  async function tick({ intervalMs, durationMs }: { intervalMs: number; durationMs: number }) {
+  async function tick({ intervalMs, durationMs, kind }: { intervalMs: number; durationMs: number; kind?: 'json' | 'token' }) {
     if (fleet.length === 0) throw new Error('no clients');
     cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -222,8 +226,9 @@ async function main(): Promise<void> {
       setImmediate(() => busy.push(performance.now() - start));
       const ts = nowMs().toFixed(3);
       // Built once per tick and handed to every client, as an app would.
-      const m = { id: ticks, data: ts };
-      const text = `id: ${ticks}\ndata: ${ts}\n\n`;
+      const data = kind === undefined ? ts : kind === 'json' ? payload('json', ticks) : tokenDelta(ticks);
+      const m = { id: ticks, data };
+      const text = `id: ${ticks}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
       sendToAll(ticks, m, text);
       ticks++;
     };

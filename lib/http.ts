@@ -3,8 +3,10 @@
  * compat API (so Express, Fastify's reply.raw, Koa's ctx.res), the preflight
  * answer, the 204 that stops a browser reconnecting, and what a request says.
  */
+import { negotiate, type Encoding } from './encoding.js';
 import { CONNECTION_HEADERS, corsFor, lastEventIdFrom, mergeVary, streamHeaders } from './headers.js';
-import { cors as corsRule, type Cors } from './options.js';
+import { cors as corsRule, type CompressSettings, type Cors } from './options.js';
+import { producible } from './sink-compress.js';
 import type { CorsOptions, HeaderMap, RequestLike } from './types.js';
 
 /** The part of a response the glue needs. */
@@ -60,12 +62,31 @@ export function corsHeaders(cors: CorsOptions, headers: HeaderMap): Record<strin
 }
 
 /**
+ * With the `compress` option: how to encode this response. An encoding, or null
+ * for identity when the request accepts none of them (the answer still depends
+ * on `Accept-Encoding`: `Vary` says so); undefined when compression is not ours
+ * to decide: the head is sent already, the response already has a
+ * `Content-Encoding`, or a compression middleware wraps it (Express's
+ * `compression` adds `res.flush()`, which Node's responses do not have: it then
+ * passes the stream through, as `no-transform` asks).
+ */
+export function responseEncoding(res: ResponseLike, req: RequestLike | undefined, settings: CompressSettings): Encoding | null | undefined {
+  if (res.headersSent) return undefined;
+  const existing = res.getHeader?.('content-encoding');
+  if (existing !== undefined && existing !== null) return undefined;
+  if (typeof (res as { flush?: unknown }).flush === 'function') return undefined;
+  return negotiate(headerValues(req ?? res.req, 'accept-encoding'), producible(settings.encodings)) ?? null;
+}
+
+/**
  * Send the status line and headers of an event stream. Headers set earlier with
  * `res.setHeader()` are kept and win, except `Content-Type` (an event stream is
  * `text/event-stream` or clients refuse it) and a `Transfer-Encoding: identity`
  * (obsolete, and it leaves the body without an end marker). `Vary` is merged.
+ * `encoding` (from `responseEncoding`): `Content-Encoding`, and `Vary: Accept-Encoding`
+ * whenever it was negotiated (null: identity, negotiated).
  */
-export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined, cors: Cors | undefined): void {
+export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined, cors: Cors | undefined, encoding?: Encoding | null): void {
   if (res.headersSent) return;
   const r = req ?? res.req;
   const http2 = isHttp2(res, r);
@@ -79,7 +100,12 @@ export function writeStreamHead(res: ResponseLike, req: RequestLike | undefined,
   }
   const allow = corsFor(cors, headerValues(r, 'origin'));
   for (const name in allow) headers[name] = allow[name];
-  if (allow.vary !== undefined) headers.vary = mergeVary(existingVary(res), allow.vary);
+  let vary = allow.vary;
+  if (encoding !== undefined) {
+    vary = vary === undefined ? 'Accept-Encoding' : `${vary}, Accept-Encoding`;
+    if (encoding !== null) headers['content-encoding'] = encoding;
+  }
+  if (vary !== undefined) headers.vary = mergeVary(existingVary(res), vary);
   if (http2) {
     for (const name of CONNECTION_HEADERS) if (res.hasHeader?.(name)) res.removeHeader?.(name);
   } else if (res.hasHeader?.('transfer-encoding')) {

@@ -14,6 +14,8 @@ export type {
   SSEInput,
   PreparedEvent,
   SSEStreamOptions,
+  CompressOptions,
+  ContentEncoding,
   CorsOptions,
   CorsOrigin,
   ChannelOptions,

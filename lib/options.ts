@@ -7,6 +7,7 @@
 import { MAX_TIMER_MS, rangeError, typeError } from './errors.js';
 import { suggest } from './suggest.js';
 import { isValidId } from './format.js';
+import { ENCODINGS, type Encoding } from './encoding.js';
 import type { CorsOrigin, HistoryStore, PreparedEvent } from './types.js';
 
 /** Checks one option's value (undefined when absent) and returns what to use. */
@@ -155,6 +156,63 @@ function isOrigin(o: string): boolean {
   return o !== 'null';
 }
 
+// ---------------------------------------------------------------- compress
+
+/** A `compress` option, resolved: what a compressing sink is built with. */
+export interface CompressSettings {
+  /** The encodings to offer, in order of preference on equal client weights. */
+  readonly encodings: readonly Encoding[];
+  readonly level: number;
+  readonly windowBits: number;
+  readonly memLevel: number;
+  readonly brotliQuality: number;
+  readonly zstdLevel: number;
+}
+
+// What people write for an encoding's token.
+const ENCODING_ALIASES: Record<string, Encoding> = { brotli: 'br', 'x-gzip': 'gzip', zlib: 'deflate', zstandard: 'zstd' };
+
+function encodings(value: unknown, where: string, name: string): readonly Encoding[] {
+  if (value === undefined) return ENCODINGS;
+  const what = `${name} must be a non-empty array of ${ENCODINGS.map((e) => `'${e}'`).join(', ')} (the order breaks ties between equal client weights)`;
+  if (!Array.isArray(value) || value.length === 0) throw typeError('ERR_SSE_INVALID_OPTION', where, what, value);
+  const out: Encoding[] = [];
+  for (const e of value as unknown[]) {
+    if (typeof e === 'string' && (ENCODINGS as readonly string[]).includes(e)) {
+      if (out.includes(e as Encoding)) throw typeError('ERR_SSE_INVALID_OPTION', where, `${name} lists '${e}' twice`);
+      out.push(e as Encoding);
+      continue;
+    }
+    const near = typeof e === 'string' ? (ENCODING_ALIASES[e.toLowerCase()] ?? suggest(e, ENCODINGS)) : undefined;
+    throw typeError('ERR_SSE_INVALID_OPTION', where, `${what}${near === undefined ? '' : ` (did you mean '${near}'?)`}`, e);
+  }
+  return Object.freeze(out);
+}
+
+// Defaults measured in bench/compress.bench.ts (README, "Compression"): the
+// windows of 4 KiB hold a dozen ~300 B events, which is where an event stream's
+// redundancy is; larger ones cost memory per connection and saved no byte.
+const COMPRESS_RULES = {
+  encodings,
+  level: int(1, 9, 'gzip and deflate level', 6),
+  windowBits: int(10, 15, 'log2 of the window in bytes, for every encoding', 12),
+  memLevel: int(1, 9, 'gzip and deflate memLevel', 5),
+  brotliQuality: int(1, 11, 'brotli quality', 3),
+  zstdLevel: int(1, 19, 'zstd level', 3),
+};
+
+const COMPRESS_DEFAULTS: CompressSettings = Object.freeze(readOptions('SSEStream', {}, COMPRESS_RULES));
+
+/** The `compress` option: off (absent or false), the defaults (true), or tuned (an object). */
+export function compress(value: unknown, where: string, name: string): CompressSettings | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return COMPRESS_DEFAULTS;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw typeError('ERR_SSE_INVALID_OPTION', where, `${name} must be true, false, or an object { ${Object.keys(COMPRESS_RULES).map((k) => `${k}?`).join(', ')} }`, value);
+  }
+  return Object.freeze(readOptions(where, value, COMPRESS_RULES, `${name}.`));
+}
+
 // ------------------------------------------------------- every entry point
 
 const MIB = 1024 * 1024;
@@ -168,6 +226,7 @@ export const STREAM_RULES = {
   highWaterMark: int(1, 1024 * MIB, 'bytes', 64 * 1024),
   cors,
   retry: int(0, MAX_TIMER_MS, 'ms'),
+  compress,
 };
 
 /** `new Channel(options)`: see `ChannelOptions`. */

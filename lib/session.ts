@@ -30,6 +30,12 @@ export interface Sink {
   end(): void;
   /** Abort the response now. */
   destroy(error?: Error): void;
+  /**
+   * True for a sink that takes every batch at once even while full (a
+   * compressor: what waits for a slow client then waits compressed, counted in
+   * `bufferedBytes` against `maxBufferedBytes`). Others get nothing while full.
+   */
+  readonly eager?: boolean;
 }
 
 /** What a sink reports to its session. */
@@ -167,7 +173,7 @@ export class Session implements SinkListener, Beating {
     this.scheduled = false;
     if (this.pendingSize === 0 || this.state !== OPEN) return;
     const sink = this.sink;
-    if (sink === null || this.sinkFull) {
+    if (sink === null || (this.sinkFull && sink.eager !== true)) {
       this.checkBacklog();
       return;
     }

@@ -4,10 +4,11 @@
  * that reads it with `'data'` or `for await` instead of piping.
  */
 import type { Sink, SinkListener } from './session.js';
+import type { ByteSink } from './sink-compress.js';
 
 /** What the Node sink needs of a destination. */
 export interface WritableLike {
-  write(chunk: string, cb?: (error?: Error | null) => void): boolean;
+  write(chunk: string | Uint8Array, cb?: (error?: Error | null) => void): boolean;
   end(): unknown;
   destroy?(error?: Error): unknown;
   on(event: string, listener: (...args: any[]) => void): unknown;
@@ -43,7 +44,7 @@ function onError(this: object, err: Error): void {
 
 function ignore(): void {}
 
-export class NodeSink implements Sink {
+export class NodeSink implements ByteSink {
   readonly listener: SinkListener;
   private readonly dest: WritableLike;
   private readonly endDest: boolean;
@@ -61,7 +62,8 @@ export class NodeSink implements Sink {
     dest.on('error', onError);
   }
 
-  write(chunk: string, done?: (error?: Error | null) => void): boolean {
+  /** Text from the session, or bytes from a compressor in front of this sink. */
+  write(chunk: string | Uint8Array, done?: (error?: Error | null) => void): boolean {
     const dest = this.dest;
     // Ended by the application (`res.end()`) or destroyed (the client left) before
     // this batch went out: it cannot be sent, and the session must hear why now.

@@ -9,10 +9,12 @@
 import { Transform } from 'node:stream';
 import { typeError, stateError, type SSEError } from './errors.js';
 import { preamble, serialize } from './format.js';
-import { lastEventIdOf, requestGone, tuneSocket, writeStreamHead, type ResponseLike } from './http.js';
-import { endArguments, readOptions, STREAM_RULES } from './options.js';
+import { lastEventIdOf, requestGone, responseEncoding, tuneSocket, writeStreamHead, type ResponseLike } from './http.js';
+import { endArguments, readOptions, STREAM_RULES, type CompressSettings } from './options.js';
 import { CLOSED, ENDING, GONE, OPEN, Session, type WriteCallback } from './session.js';
 import { NodeSink, ReadableSink, type WritableLike } from './sink-node.js';
+import { CompressSink } from './sink-compress.js';
+import type { Encoding } from './encoding.js';
 import type { Cors } from './options.js';
 import type { EventStreamLike, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
 
@@ -42,6 +44,9 @@ export class SSEStream extends Transform implements EventStreamLike {
   /** @internal */ private readonly cors: Cors | undefined;
   /** @internal */ private readonly retry: number | undefined;
   /** @internal */ private readonly maxBuffered: number;
+  /** @internal */ private readonly compress: CompressSettings | undefined;
+  /** @internal */ private readonly highWaterMark: number;
+  /** @internal */ private encoding: Encoding | undefined = undefined;
   /** @internal */ private dest: WritableLike | null = null;
   /** @internal */ private finalCallback: ((error?: Error | null) => void) | null = null;
   /** @internal An invalid message from a piped source: the stream ends with it as its error. */
@@ -54,6 +59,8 @@ export class SSEStream extends Transform implements EventStreamLike {
     this.cors = o.cors;
     this.retry = o.retry;
     this.maxBuffered = o.maxBufferedBytes;
+    this.compress = o.compress;
+    this.highWaterMark = o.highWaterMark;
     this.req = req ?? undefined;
     this.lastEventId = lastEventIdOf(this.req);
     if (this.req !== undefined) {
@@ -70,6 +77,15 @@ export class SSEStream extends Transform implements EventStreamLike {
   /** This stream's `maxBufferedBytes` limit (0 = off); a channel bounds its replay queue with it. */
   get maxBufferedBytes(): number {
     return this.maxBuffered;
+  }
+
+  /**
+   * The `Content-Encoding` the stream is sent with (`'br'`, `'gzip'`, `'deflate'`,
+   * `'zstd'`), decided by `pipe()` with the `compress` option; undefined when
+   * it is sent uncompressed.
+   */
+  get contentEncoding(): Encoding | undefined {
+    return this.encoding;
   }
 
   /** True once the client went away (`'disconnect'` was emitted). */
@@ -163,12 +179,21 @@ export class SSEStream extends Transform implements EventStreamLike {
       this.clientLeft();
       return destination;
     }
+    let encoding: Encoding | null | undefined;
     if (typeof (dest as { writeHead?: unknown }).writeHead === 'function') {
       const res = dest as unknown as ResponseLike;
-      writeStreamHead(res, this.req ?? res.req, this.cors);
+      const req = this.req ?? res.req;
+      if (this.compress !== undefined) encoding = responseEncoding(res, req, this.compress);
+      writeStreamHead(res, req, this.cors, encoding);
     }
     openStreams.add(this);
-    const sink = new NodeSink(dest, this.session, options?.end !== false);
+    const end = options?.end !== false;
+    let sink: NodeSink | CompressSink;
+    if (encoding === undefined || encoding === null) sink = new NodeSink(dest, this.session, end);
+    else {
+      this.encoding = encoding;
+      sink = new CompressSink(this.session, encoding, this.compress!, this.highWaterMark, (listener) => new NodeSink(dest, listener, end));
+    }
     this.session.attach(sink, preamble(this.retry));
     (dest as { emit?(event: string, src: unknown): unknown }).emit?.('pipe', this);
     return destination;

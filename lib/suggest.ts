@@ -4,7 +4,8 @@
 
 /**
  * The entry of `allowed` closest to `name`: the same ignoring case, else within
- * two edits (insert, delete, substitute, or swap two neighbours), else undefined.
+ * two edits (insert, delete, substitute, or swap two neighbours), else one that
+ * begins with the other (five letters or more), else undefined.
  */
 export function suggest(name: string, allowed: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
@@ -18,7 +19,13 @@ export function suggest(name: string, allowed: readonly string[]): string | unde
     }
   }
   // Two edits on a name of three letters or fewer can turn anything into anything.
-  return best !== undefined && (bestDistance <= 1 || Math.min(name.length, best.length) > 3) ? best : undefined;
+  if (best !== undefined && (bestDistance <= 1 || Math.min(name.length, best.length) > 3)) return best;
+  // A longer or shorter form of a name (`compression` for `compress`, `heartbeatMs`), five letters or more in common.
+  for (const candidate of allowed) {
+    const c = candidate.toLowerCase();
+    if (Math.min(c.length, lower.length) >= 5 && (lower.startsWith(c) || c.startsWith(lower))) return candidate;
+  }
+  return undefined;
 }
 
 /** Optimal string alignment distance (Damerau-Levenshtein without repeated edits of one substring). */

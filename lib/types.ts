@@ -107,6 +107,55 @@ export interface SSEStreamOptions {
    * browsers wait before reconnecting. Off when absent. At most 2147483647.
    */
   retry?: number;
+  /**
+   * Compress the stream when the client accepts it (`Accept-Encoding`): `true`
+   * for the defaults, or an object to tune them. Each batch of events is flushed
+   * out of the compressor as it is written, so the client reads every event as
+   * promptly as uncompressed. Off when the response already has a
+   * `Content-Encoding` or a compression middleware wraps it. Costs memory per
+   * connection and CPU per event: README, "Compression". Off when absent.
+   * @defaultValue false
+   */
+  compress?: boolean | CompressOptions;
+}
+
+/** A `Content-Encoding` an event stream may be sent with. `deflate` is zlib-wrapped, as HTTP defines it. */
+export type ContentEncoding = 'br' | 'gzip' | 'deflate' | 'zstd';
+
+/** How the `compress` option of a stream is tuned. */
+export interface CompressOptions {
+  /**
+   * The encodings to offer, in order of preference when the client weighs
+   * several equally. `zstd` is used only where the runtime has it (Node 22.15+, 23.8+).
+   * @defaultValue ['br', 'gzip', 'deflate', 'zstd']
+   */
+  encodings?: readonly ContentEncoding[];
+  /**
+   * gzip and deflate compression level, 1 (fastest) to 9 (smallest).
+   * @defaultValue 6
+   */
+  level?: number;
+  /**
+   * log2 of the compression window in bytes, 10 to 15, for every encoding: the
+   * window holds the earlier events later ones are compressed against.
+   * @defaultValue 12 (4 KiB)
+   */
+  windowBits?: number;
+  /**
+   * gzip and deflate memLevel, 1 to 9: memory for the match finder.
+   * @defaultValue 5
+   */
+  memLevel?: number;
+  /**
+   * brotli quality, 1 to 11. From 4 up, brotli's encoder takes about twice the memory.
+   * @defaultValue 3
+   */
+  brotliQuality?: number;
+  /**
+   * zstd level, 1 to 19.
+   * @defaultValue 3
+   */
+  zstdLevel?: number;
 }
 
 export interface ChannelOptions {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import SSEStream from '../lib/index.ts';
 import { EventClient } from './support/sse.ts';
+import { openDecompressing } from './support/compressed.ts';
 
 // express and compression ship no types of their own; they are only exercised here.
 const load = createRequire(__filename);
@@ -77,6 +78,64 @@ test('control: without no-transform, compression() does gzip the stream (so the 
     const client = await EventClient.open(`${srv.url}/sse`, { 'Accept-Encoding': 'gzip' });
     await client.waitEnd();
     assert.equal(client.res.headers['content-encoding'], 'gzip');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('compress: true behind compression(): left to the middleware, which passes it through (no-transform), uncompressed and event by event', { timeout: 10_000 }, async () => {
+  const app = express();
+  app.use(compression());
+  let stream!: SSEStream;
+  let opened!: () => void;
+  const ready = new Promise<void>((r) => (opened = r));
+  app.get('/sse', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    stream = new SSEStream(req, { compress: true, heartbeat: 0 });
+    stream.pipe(res);
+    opened();
+  });
+  const srv = await listen(app);
+  try {
+    const client = await EventClient.open(`${srv.url}/sse`, { 'Accept-Encoding': 'gzip, deflate, br' });
+    await ready;
+    assert.equal(stream.contentEncoding, undefined, 'compression() is in front: ours stays off');
+    assert.equal(client.res.headers['content-encoding'], undefined);
+    assert.equal(client.res.headers['cache-control'], 'no-cache, no-transform');
+    for (let i = 1; i <= 3; i++) {
+      stream.write({ data: `tick ${i}` });
+      assert.deepEqual((await client.waitFor(i))[i - 1], { type: 'message', data: `tick ${i}`, lastEventId: '' });
+    }
+    stream.end();
+    await client.waitEnd();
+    assert.equal(client.raw, ':ok\n\ndata: tick 1\n\ndata: tick 2\n\ndata: tick 3\n\n');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('compress: true in Express without compression(): ours, gzip, event by event', { timeout: 10_000 }, async () => {
+  const app = express();
+  let stream!: SSEStream;
+  let opened!: () => void;
+  const ready = new Promise<void>((r) => (opened = r));
+  app.get('/sse', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    stream = new SSEStream(req, { compress: true, heartbeat: 0 });
+    stream.pipe(res);
+    opened();
+  });
+  const srv = await listen(app);
+  try {
+    const client = await openDecompressing(`${srv.url}/sse`, { 'Accept-Encoding': 'gzip' });
+    await ready;
+    assert.equal(client.encoding, 'gzip');
+    assert.equal(stream.contentEncoding, 'gzip');
+    for (let i = 1; i <= 3; i++) {
+      stream.write({ data: `tick ${i}` });
+      await client.until(`data: tick ${i}\n\n`);
+    }
+    stream.end();
+    assert.equal(await client.closed, 'end');
+    assert.equal(client.text, ':ok\n\ndata: tick 1\n\ndata: tick 2\n\ndata: tick 3\n\n');
   } finally {
     await srv.close();
   }

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { proxyScenarios } from './support/proxy-scenarios.ts';
 import { startNginx } from './support/proxies.ts';
 import { elapse, findNginx, openEventStream, within } from './support/realworld.ts';
+import { openDecompressing } from './support/compressed.ts';
 
 proxyScenarios(
   {
@@ -30,6 +31,32 @@ proxyScenarios(
   },
   (h) => {
     test('each event arrives as it is written, 5 rounds (proxy_http_version 1.1, Connection "")', () => h.lockstep('/v11/events'));
+
+    // Compressed upstream: nginx passes Content-Encoding and each flushed batch through (no gunzip/gzip configured).
+    for (const [path, accept] of [['/events-compressed', 'gzip'], ['/v11/events-compressed', 'br'], ['/v11/events-compressed', 'deflate']]) {
+      test(`compress: a ${accept} stream passes through one event at a time (${path === '/events-compressed' ? "the seed's bare proxy_pass" : 'HTTP/1.1 upstream'})`, async () => {
+        const upstream = h.expect('/events-compressed');
+        const client = await openDecompressing(`${h.base()}${path}`, { 'Accept-Encoding': accept });
+        const stream = await upstream;
+        try {
+          assert.equal(client.headers['x-proxied-by'], 'nginx');
+          assert.equal(client.encoding, accept);
+          assert.equal(client.headers['vary'], 'Accept-Encoding');
+          let expected = ':ok\n\n';
+          for (let round = 1; round <= 5; round++) {
+            const frame = `id: ${round}\ndata: {"round":${round},"note":"the same keys every time"}\n\n`;
+            stream.write({ id: round, data: { round, note: 'the same keys every time' } });
+            expected += frame;
+            await client.until(frame, 2000, expected.length - frame.length);
+          }
+          stream.end();
+          assert.equal(await within(client.closed, 3000, 'the end through nginx'), 'end');
+          assert.equal(client.text, expected);
+        } finally {
+          client.close();
+        }
+      });
+    }
 
     test('control: with X-Accel-Buffering: yes nginx holds everything until the stream ends', async () => {
       const upstream = h.expect('/events-buffered');

@@ -328,7 +328,7 @@ describe('SSEStream: options and shutdown', () => {
     });
     assert.throws(() => new SSEStream(undefined, { heartBeat: 5 } as never), {
       name: 'SSETypeError',
-      message: 'SSEStream: unknown option "heartBeat" (did you mean "heartbeat"?); allowed: heartbeat, maxBufferedBytes, highWaterMark, cors, retry',
+      message: 'SSEStream: unknown option "heartBeat" (did you mean "heartbeat"?); allowed: heartbeat, maxBufferedBytes, highWaterMark, cors, retry, compress',
     });
     assert.throws(() => new SSEStream(undefined, { highWaterMark: 0 }), { code: ErrorCode.INVALID_OPTION });
     assert.throws(() => new SSEStream(undefined, { cors: { origin: 5 } } as never), {

@@ -38,6 +38,8 @@ declare namespace SSEStream {
   export type SSEInput = ssepipe.SSEInput;
   export type PreparedEvent = ssepipe.PreparedEvent;
   export type SSEStreamOptions = ssepipe.SSEStreamOptions;
+  export type CompressOptions = ssepipe.CompressOptions;
+  export type ContentEncoding = ssepipe.ContentEncoding;
   export type CorsOptions = ssepipe.CorsOptions;
   export type CorsOrigin = ssepipe.CorsOrigin;
   export type ChannelOptions = ssepipe.ChannelOptions;

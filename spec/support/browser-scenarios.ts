@@ -17,7 +17,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Browser, Page } from 'puppeteer-core';
-import { Channel, SSEStream, noContent, preflight, type CorsOptions, type SSEError } from '../../lib/index.ts';
+import { Channel, SSEStream, noContent, preflight, type ContentEncoding, type CorsOptions, type SSEError } from '../../lib/index.ts';
+import { AVAILABLE } from '../../lib/sink-compress.ts';
 import { clockOf, createDemoServer } from '../../examples/server.ts';
 import { launchBrowser, type Engine } from './browsers.ts';
 import {
@@ -526,6 +527,56 @@ function defineScenarios(engine: Engine, binary: string): void {
     assert.deepEqual(lastIds, [undefined, 'café-2', 'café-3']);
     assert.deepEqual(gaps, []);
     channel.end();
+  });
+
+  // Compression ------------------------------------------------------------
+  test('compress: every encoding this Node makes arrives event by event (the next is written once the page acknowledged the last)', async () => {
+    const encodings = [...AVAILABLE, 'identity'];
+    const streams = new Map<string, SSEStream>();
+    const frame = (n: number) => ({ id: n, data: { n, kind: 'compressed', note: 'the same keys in every event' } });
+    page.routes.set('/z', (req, res) => {
+      const enc = new URL(req.url ?? '/', 'http://x').searchParams.get('enc') as ContentEncoding | 'identity';
+      const stream = new SSEStream(req, { heartbeat: 0, compress: enc === 'identity' ? false : { encodings: [enc] } });
+      streams.set(enc, stream);
+      stream.pipe(res);
+      stream.write(frame(1));
+    });
+    // The page acknowledges event n of a stream; only then is n + 1 written (or the end after 5).
+    page.routes.set('/z-ack', (req, res) => {
+      const params = new URL(req.url ?? '/', 'http://x').searchParams;
+      const n = Number(params.get('n'));
+      const stream = streams.get(params.get('enc') ?? '')!;
+      res.writeHead(204).end();
+      if (n < 5) stream.write(frame(n + 1));
+      else stream.end();
+    });
+    const got = await inBrowser<Record<string, string[][]>>(
+      `
+      const out = {};
+      for (const enc of args.encodings) {
+        const es = new EventSource('/z?enc=' + enc);
+        const events = [];
+        try {
+          await ctx.timeout(new Promise((resolve) => {
+            es.onmessage = (e) => {
+              events.push([e.lastEventId, e.data]);
+              fetch('/z-ack?enc=' + enc + '&n=' + events.length, { method: 'POST' });
+              if (events.length === 5) resolve();
+            };
+          }), 5000, enc + ': five events, one at a time');
+        } finally { es.close(); }
+        out[enc] = events;
+      }
+      return out;
+    `,
+      { encodings },
+    );
+    const expected = [1, 2, 3, 4, 5].map((n) => [String(n), JSON.stringify(frame(n).data)]);
+    for (const enc of encodings) assert.deepEqual(got[enc], expected, enc);
+    assert.deepEqual(
+      page.seen('/z').map((s) => [s.headers['accept-encoding'], s.responseHeaders['content-encoding'] ?? 'identity']),
+      encodings.map((enc) => ['gzip, deflate, br, zstd', enc]),
+    );
   });
 
   // The demo ---------------------------------------------------------------

@@ -81,6 +81,7 @@ export function proxyScenarios(kind: ProxyKind, more?: (h: ProxyHarness) => void
         stream = new SSEStream(req, { heartbeat: 0 });
       } else if (path === '/idle-heartbeat') stream = new SSEStream(req, { heartbeat: HEARTBEAT_MS });
       else if (path === '/idle-silent') stream = new SSEStream(req, { heartbeat: 0 });
+      else if (path === '/events-compressed') stream = new SSEStream(req, { heartbeat: 0, compress: true });
       else if (path === '/end') {
         // §6: the stream ends; the reconnect (it has a Last-Event-ID) gets the 204.
         if (lastEventIdOf(req) !== undefined) return noContent(res, corsHeaders(cors, req.headers));

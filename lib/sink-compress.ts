@@ -1,0 +1,215 @@
+/**
+ * A compressing sink: sits between a session and the sink that carries its
+ * bytes (a Node response; the web stream's sink too, wherever `node:zlib`
+ * exists), and sends every batch through one compressor per connection,
+ * flushed as it is written, so the client can read each event at once.
+ *
+ * Why this shape: Node has no synchronous API for a compressor that keeps its
+ * state between calls (`zlib.gzipSync` and friends close the engine after one
+ * call), so compression is asynchronous, on libuv's thread pool, and the
+ * session's synchronous `Sink` contract is kept as follows.
+ *
+ * - Ordering and flushing: one `write()` per batch, each compressed with the
+ *   flush kind the stream was made with (`Z_SYNC_FLUSH`, `BROTLI_OPERATION_FLUSH`,
+ *   `ZSTD_e_flush`), processed in order; its output goes to the inner sink as
+ *   soon as it comes out. Heartbeats are batches like any other. `end()` ends
+ *   the compressor (the format's trailer) and ends the inner sink only after its
+ *   last byte went out: nothing ever waits in a compressor for the next event.
+ * - `write()`'s boolean: false when the compressor's input holds a batch or more
+ *   (`highWaterMark`) or the inner sink said it was full. The inner sink's verdict
+ *   on a batch arrives after the compressor is done with it, so it is seen one
+ *   batch late. False tells the writer to wait for `'drain'`; but the session
+ *   keeps handing batches on (`eager`), so that a slow client's backlog waits
+ *   compressed, in the inner sink, rather than as text in the session.
+ * - `sinkDrained` when both the compressor's input and the inner sink have room.
+ * - `bufferedBytes`: what the compressor has not processed yet (uncompressed,
+ *   a batch while the client keeps up) plus what the inner sink holds
+ *   (compressed): the bytes a slow client costs the server. The session checks
+ *   it against `maxBufferedBytes` on every batch while the sink is full, so the
+ *   bound counts compressed bytes where they wait.
+ * - The compressor is freed (its memory given back) when the stream ends, the
+ *   client leaves, the session is destroyed, or compression fails.
+ *
+ * No cap on concurrent compressions: one on the thread pool spread a broadcast
+ * to 1,000 clients over more time and cost more CPU per event (README, "Compression").
+ */
+import zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { ENCODINGS, type Encoding } from './encoding.js';
+import type { CompressSettings } from './options.js';
+import type { Sink, SinkListener } from './session.js';
+
+/** A sink that takes bytes as well as text: what a compressor writes to. */
+export interface ByteSink extends Sink {
+  write(chunk: string | Uint8Array): boolean;
+}
+
+const C = zlib.constants;
+// zstd came to node:zlib in 22.15 and 23.8 (experimental); older runtimes never offer it.
+const createZstd = (zlib as { createZstdCompress?: (options: object) => Transform }).createZstdCompress;
+
+/** The encodings this runtime can produce, in the default order of preference. */
+export const AVAILABLE: readonly Encoding[] = ENCODINGS.filter((e) => e !== 'zstd' || typeof createZstd === 'function');
+
+/** Of the `offered` encodings, those this runtime can produce (same order). */
+export function producible(offered: readonly Encoding[]): readonly Encoding[] {
+  return offered.every((e) => AVAILABLE.includes(e)) ? offered : offered.filter((e) => AVAILABLE.includes(e));
+}
+
+function compressor(encoding: Encoding, s: CompressSettings, highWaterMark: number): Transform {
+  const writableHighWaterMark = highWaterMark;
+  switch (encoding) {
+    case 'gzip':
+    case 'deflate': {
+      const options = { flush: C.Z_SYNC_FLUSH, level: s.level, windowBits: s.windowBits, memLevel: s.memLevel, writableHighWaterMark };
+      return encoding === 'gzip' ? zlib.createGzip(options) : zlib.createDeflate(options);
+    }
+    case 'br':
+      return zlib.createBrotliCompress({
+        flush: C.BROTLI_OPERATION_FLUSH,
+        // Passed on to the Transform, as for every zlib stream (not in @types/node's BrotliOptions).
+        ...({ writableHighWaterMark } as object),
+        params: {
+          [C.BROTLI_PARAM_MODE]: C.BROTLI_MODE_TEXT,
+          [C.BROTLI_PARAM_QUALITY]: s.brotliQuality,
+          [C.BROTLI_PARAM_LGWIN]: s.windowBits,
+        },
+      });
+    case 'zstd': {
+      const k = C as unknown as Record<string, number>;
+      // zstd's default tables (hashLog, chainLog) take ~800 KiB per stream; sized to the window, ~150 KiB.
+      return createZstd!({
+        flush: k.ZSTD_e_flush,
+        writableHighWaterMark,
+        params: {
+          [k.ZSTD_c_compressionLevel]: s.zstdLevel,
+          [k.ZSTD_c_windowLog]: s.windowBits,
+          [k.ZSTD_c_hashLog]: s.windowBits,
+          [k.ZSTD_c_chainLog]: s.windowBits,
+        },
+      });
+    }
+  }
+}
+
+let live = 0;
+
+/** How many compressors of this process are open now (each holds its window and tables). */
+export function liveCompressors(): number {
+  return live;
+}
+
+function ignore(): void {}
+
+export class CompressSink implements Sink, SinkListener {
+  /** The encoding, for `Content-Encoding`. */
+  readonly encoding: Encoding;
+  /** The session hands every batch on at once: a slow client's backlog waits here compressed. */
+  readonly eager = true;
+  private readonly listener: SinkListener;
+  private readonly inner: ByteSink;
+  private z: Transform | null;
+  private zFull = false;
+  private innerFull = false;
+  // A compressor holds 100+ KiB of tables: four closures per connection next to
+  // it are noise (NodeSink shares its listeners for idle plain connections).
+  private readonly onData = (bytes: Uint8Array): void => {
+    if (!this.inner.write(bytes)) this.innerFull = true;
+  };
+  private readonly onDrain = (): void => {
+    this.zFull = false;
+    if (!this.innerFull) this.listener.sinkDrained();
+  };
+  private readonly onEnd = (): void => {
+    this.release();
+    this.inner.end();
+  };
+  private readonly onError = (error: Error): void => {
+    // The compressor failed (it does not, short of memory): abort the response
+    // rather than send a corrupt stream; the session sees the connection fail.
+    this.release();
+    this.inner.destroy(error);
+    this.listener.sinkClosed(error, false);
+  };
+
+  /**
+   * `open(listener)` makes the inner sink, reporting to this one. Throws if the
+   * runtime cannot produce `encoding` (callers pick it from `AVAILABLE`).
+   */
+  constructor(listener: SinkListener, encoding: Encoding, settings: CompressSettings, highWaterMark: number, open: (listener: SinkListener) => ByteSink) {
+    this.listener = listener;
+    this.encoding = encoding;
+    const z = compressor(encoding, settings, highWaterMark);
+    live++;
+    this.z = z;
+    z.on('data', this.onData);
+    z.on('drain', this.onDrain);
+    z.on('end', this.onEnd);
+    z.on('error', this.onError);
+    this.inner = open(this);
+  }
+
+  /** Whether this sink still holds its compressor (false once freed). */
+  get open(): boolean {
+    return this.z !== null;
+  }
+
+  write(chunk: string, done?: (error?: Error | null) => void): boolean {
+    const z = this.z;
+    // Freed: the session learnt (sinkClosed/sinkFinished) and writes no more.
+    if (z === null) {
+      if (done !== undefined) queueMicrotask(() => done(new Error('the compressed stream was closed before the event was written')));
+      return false;
+    }
+    // `done` once the compressor processed the batch: its bytes went on to the inner sink.
+    if (!(done === undefined ? z.write(chunk) : z.write(chunk, done))) this.zFull = true;
+    return !this.zFull && !this.innerFull;
+  }
+
+  get bufferedBytes(): number {
+    const z = this.z;
+    return (z === null ? 0 : z.writableLength + z.readableLength) + this.inner.bufferedBytes;
+  }
+
+  end(): void {
+    const z = this.z;
+    if (z === null) this.inner.end();
+    else z.end();
+  }
+
+  destroy(error?: Error): void {
+    this.release();
+    this.inner.destroy(error);
+  }
+
+  // ------------------------------------------------- SinkListener (the inner sink)
+
+  sinkDrained(): void {
+    this.innerFull = false;
+    if (!this.zFull) this.listener.sinkDrained();
+  }
+
+  sinkFinished(): void {
+    this.release();
+    this.listener.sinkFinished();
+  }
+
+  sinkClosed(error: Error | undefined, byServer: boolean): void {
+    this.release();
+    this.listener.sinkClosed(error, byServer);
+  }
+
+  /** Free the compressor now: its tables and window, and whatever it had not processed. */
+  private release(): void {
+    const z = this.z;
+    if (z === null) return;
+    this.z = null;
+    live--;
+    z.removeListener('data', this.onData);
+    z.removeListener('drain', this.onDrain);
+    z.removeListener('end', this.onEnd);
+    z.removeListener('error', this.onError);
+    z.on('error', ignore);
+    z.destroy();
+  }
+}
