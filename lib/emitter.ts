@@ -28,12 +28,7 @@ export class Emitter {
   }
 
   once(event: string | symbol, listener: Listener): this {
-    const wrapper = (...args: unknown[]): void => {
-      this.removeListener(event, wrapper);
-      listener.apply(this, args);
-    };
-    (wrapper as { listener?: Listener }).listener = listener;
-    return this.on(event, wrapper);
+    return this.on(event, this.onceWrapper(event, listener));
   }
 
   off(event: string | symbol, listener: Listener): this {
@@ -61,12 +56,7 @@ export class Emitter {
   }
 
   prependOnceListener(event: string | symbol, listener: Listener): this {
-    const wrapper = (...args: unknown[]): void => {
-      this.removeListener(event, wrapper);
-      listener.apply(this, args);
-    };
-    (wrapper as { listener?: Listener }).listener = listener;
-    return this.prependListener(event, wrapper);
+    return this.prependListener(event, this.onceWrapper(event, listener));
   }
 
   eventNames(): (string | symbol)[] {
@@ -88,6 +78,16 @@ export class Emitter {
 
   listeners(event: string | symbol): Listener[] {
     return (this.listenerMap?.get(event) ?? []).map((l) => (l as { listener?: Listener }).listener ?? l);
+  }
+
+  /** `listener`, removed before its first call; `removeListener(event, listener)` finds it. */
+  private onceWrapper(event: string | symbol, listener: Listener): Listener {
+    const wrapper = (...args: unknown[]): void => {
+      this.removeListener(event, wrapper);
+      listener.apply(this, args);
+    };
+    (wrapper as { listener?: Listener }).listener = listener;
+    return wrapper;
   }
 
   emit(event: string | symbol, ...args: unknown[]): boolean {
