@@ -97,12 +97,5 @@ export interface RequestLike {
   socket?: unknown;
 }
 
-/** One event as a client sees it (the fields of the browser's `MessageEvent`). */
-export interface ServerSentEvent {
-  /** The event type: the `event` field, or `'message'`. */
-  type: string;
-  /** The data lines joined with LF. */
-  data: string;
-  /** The last event id seen on the stream so far (persists across events). */
-  lastEventId: string;
-}
+// Defined beside the reader, which imports no `node:` module (this file does).
+export type { ServerSentEvent } from './parser.js';

@@ -7,17 +7,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer, get, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { createParser, parse, SSEParser, type ParserOptions } from '../lib/parser.js';
+import { dirname, join } from 'node:path';
+import { createParser, parse, type ParserOptions, type ServerSentEvent } from '../lib/parser.js';
 import { ErrorCode, SSEError, SSERangeError, SSETypeError } from '../lib/errors.js';
 import { mulberry32 } from './support/random.js';
 import { serialize } from '../lib/format.js';
-import type { ServerSentEvent } from '../lib/types.js';
 
 
 interface Result {
@@ -489,85 +484,26 @@ describe('option validation at createParser', () => {
     assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 0 }));
     assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 1 }));
   });
-  test('SSEParser validates the same way', () => {
-    assert.throws(() => new SSEParser({ maxLineLength: -5 }), invalid(SSERangeError, /SSEParser: maxLineLength/));
-    assert.throws(() => new SSEParser(null as never), invalid(SSETypeError, /SSEParser: options must be an object/));
-  });
 });
 
-describe('SSEParser (Transform)', () => {
-  async function collect(parser: SSEParser) {
-    const got: Result = { events: [], comments: [], retries: [], lastEventId: '' };
-    parser.on('data', (e: ServerSentEvent) => got.events.push(e));
-    parser.on('comment', (text: string) => got.comments.push(text));
-    parser.on('retry', (ms: number) => got.retries.push(ms));
-    await once(parser, 'end');
-    got.lastEventId = parser.lastEventId;
-    return got;
+describe('portability', () => {
+  // Imports are followed from lib/parser.ts; comments are dropped before looking.
+  function reachable(file: string, seen = new Map<string, string>()): Map<string, string> {
+    if (seen.has(file)) return seen;
+    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+    seen.set(file, code);
+    for (const [, spec] of code.matchAll(/\bfrom\s+'(\.[^']+)'/g)) {
+      reachable(join(dirname(file), spec!.replace(/\.js$/, '.ts')), seen);
+    }
+    return seen;
   }
-
-  test('bytes in, ServerSentEvent objects out, with retry and comment events', async () => {
-    const wire = utf8(':ok\n\nretry: 3000\nid: 1\nevent: greet\ndata: héllo\r\ndata: 😀\r\n\r\ndata: two\n\ndata: cut');
-    const chunks = splitAt(wire, [1, 5, 17, 30, 31, 45, 46, 47]).map((c) => Buffer.from(c));
-    const parser = new SSEParser();
-    const done = collect(parser);
-    Readable.from(chunks).pipe(parser);
-    assert.deepEqual(await done, {
-      events: [ev('héllo\n😀', 'greet', '1'), ev('two', 'message', '1')],
-      comments: ['ok'],
-      retries: [3000],
-      lastEventId: '1',
-    });
-  });
-
-  test('strings, in any encoding the writer names', async () => {
-    const parser = new SSEParser();
-    const done = collect(parser);
-    parser.write('data: a\n');
-    parser.write(Buffer.from('data: b\n\n').toString('hex'), 'hex');
-    parser.end(Buffer.from('data: ü\n\n').toString('base64'), 'base64');
-    assert.deepEqual((await done).events, [ev('a\nb'), ev('ü')]);
-  });
-
-  test('a line longer than maxLineLength errors the stream with that SSEError', async () => {
-    const parser = new SSEParser({ maxLineLength: 8 });
-    const seen: ServerSentEvent[] = [];
-    parser.on('data', (e: ServerSentEvent) => seen.push(e));
-    const failed = once(parser, 'error');
-    parser.write('data: a\n\ndata: 123456789\n\n');
-    const [err] = (await failed) as [SSEError];
-    assert.ok(err instanceof SSEError);
-    assert.equal(err.code, ErrorCode.LINE_TOO_LONG);
-    assert.deepEqual(seen, [ev('a')]);
-  });
-
-  test('reads a real HTTP response: res.pipe(new SSEParser())', async () => {
-    const messages = [{ comment: 'hi' }, { id: 1, data: { n: 1 } }, { event: 'tick', data: 'line 1\nline 2' }, { id: '', data: '' }];
-    const server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      for (const m of messages) {
-        const bytes = Buffer.from(serialize(m));
-        // Cut inside the event so that the client gets lines across chunks.
-        res.write(bytes.subarray(0, 3));
-        res.write(bytes.subarray(3));
-      }
-      res.end();
-    });
-    server.listen(0);
-    await once(server, 'listening');
-    try {
-      const { port } = server.address() as AddressInfo;
-      const req = get(`http://127.0.0.1:${port}/`);
-      const [res] = (await once(req, 'response')) as [IncomingMessage];
-      const got = await collect(res.pipe(new SSEParser()));
-      assert.deepEqual(got, {
-        events: [ev('{"n":1}', 'message', '1'), ev('line 1\nline 2', 'tick', '1'), ev('', 'message', '')],
-        comments: ['hi'],
-        retries: [],
-        lastEventId: '',
-      });
-    } finally {
-      server.close();
+  test('the reader and every module it imports use no node: module and no Node global', () => {
+    const modules = reachable(join(__dirname, '../lib/parser.ts'));
+    assert.ok(modules.size >= 2, [...modules.keys()].join(', '));
+    for (const [file, code] of modules) {
+      const imports = [...code.matchAll(/\b(?:from|import|require)\s*\(?\s*'([^'.][^']*)'/g)].map((m) => m[1]);
+      assert.deepEqual(imports, [], `${file} imports ${imports.join(', ')}`);
+      assert.doesNotMatch(code, /\b(Buffer|process|global|setImmediate|__dirname)\b/, file);
     }
   });
 });
