@@ -25,7 +25,11 @@ export interface ServerSentEvent {
 export interface ParserOptions {
   /** Called for every dispatched event, in stream order. Required. */
   onEvent(event: ServerSentEvent): void;
-  /** Called with the reconnection time (ms) of every valid `retry:` field. */
+  /**
+   * Called with the reconnection time (ms) of every valid `retry:` field: ASCII
+   * digits only, at most `Number.MAX_SAFE_INTEGER` (a larger value is ignored,
+   * like any invalid one).
+   */
   onRetry?(ms: number): void;
   /** Called with the text of every comment line, after the `:` and one leading space. */
   onComment?(text: string): void;

@@ -349,9 +349,12 @@ class Reader implements EventStreamParser {
         this.#setId(value);
         break;
       case 'retry': {
-        // "If the field value consists of only ASCII digits": else ignored.
+        // "If the field value consists of only ASCII digits": else ignored. So is
+        // a value past 2^53 - 1: parseInt would round it, or give Infinity.
         const onRetry = this.#onRetry;
-        if (onRetry !== undefined && DIGITS.test(value)) onRetry(parseInt(value, 10));
+        if (onRetry === undefined || !DIGITS.test(value)) break;
+        const ms = parseInt(value, 10);
+        if (ms <= Number.MAX_SAFE_INTEGER) onRetry(ms);
         break;
       }
       default:

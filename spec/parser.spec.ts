@@ -334,6 +334,12 @@ describe('retry', () => {
     assert.deepEqual(run(bad.map((v) => `retry: ${v}\n`)).retries, []);
     assert.deepEqual(run(['retry\nretry:\n']).retries, []);
   });
+  test('a value beyond Number.MAX_SAFE_INTEGER is ignored, never Infinity or rounded', () => {
+    const max = String(Number.MAX_SAFE_INTEGER);
+    const tooBig = ['9007199254740992', '9007199254740993', '99999999999999999999', '9'.repeat(400), '1' + '0'.repeat(308)];
+    assert.deepEqual(run([...tooBig, max, '0'.repeat(400) + '42'].map((v) => `retry: ${v}\n`)).retries, [Number.MAX_SAFE_INTEGER, 42]);
+    assert.equal(parse(`retry: 5\nretry: ${'9'.repeat(400)}\n`).retry, 5);
+  });
   test('retry does not dispatch and does not disturb the event', () => {
     const result = run(['data: a\nretry: 5\n\nretry: 6\n\n']);
     assert.deepEqual(result.events, [ev('a')]);
