@@ -9,6 +9,7 @@
  */
 import { ErrorCode, SSERangeError, SSETypeError, describe } from './errors.js';
 import { createReader } from './reader.js';
+import { suggest } from './suggest.js';
 
 const DEFAULT_MAX_LINE_LENGTH = 1_048_576;
 
@@ -61,12 +62,24 @@ export interface EventStreamParser {
   readonly lastEventId: string;
 }
 
-// Options are validated once, at the boundary, so that `feed()` never checks them.
-function checkOptions(options: unknown, where: string, shape: string): void {
+const PARSER_OPTIONS = ['onEvent', 'onRetry', 'onComment', 'maxLineLength'] as const;
+const PARSE_OPTIONS = ['maxLineLength'] as const;
+
+// Options are validated once, at the boundary, so that `feed()` never checks them:
+// an object naming only known options (a typo is named with what was meant).
+function checkNames(options: unknown, where: string, allowed: readonly string[]): asserts options is object {
   if (options === null || typeof options !== 'object') {
     const hint = typeof options === 'function' && where === 'createParser' ? ' Did you mean createParser({ onEvent: fn })?' : '';
-    const message = `${where}: options must be an object like ${shape}; got ${describe(options)}.${hint}`;
+    const message = `${where}: options must be an object with ${allowed.join(', ')}; got ${describe(options)}.${hint}`;
     throw new SSETypeError(ErrorCode.INVALID_OPTION, message);
+  }
+  for (const key of Object.keys(options)) {
+    if (allowed.includes(key)) continue;
+    const near = suggest(key, allowed);
+    throw new SSETypeError(
+      ErrorCode.INVALID_OPTION,
+      `${where}: unknown option "${key}"${near === undefined ? '' : ` (did you mean "${near}"?)`}; allowed: ${allowed.join(', ')}`,
+    );
   }
 }
 
@@ -79,23 +92,24 @@ function checkMaxLineLength(value: unknown, where: string): number {
     : new SSETypeError(ErrorCode.INVALID_OPTION, message);
 }
 
-function checkCallback(value: unknown, name: string, required: boolean): void {
-  if (typeof value === 'function' || (value === undefined && !required)) return;
-  const allowed = required ? 'a function' : 'a function or undefined';
-  throw new SSETypeError(ErrorCode.INVALID_OPTION, `createParser: ${name} must be ${allowed}; got ${describe(value)}`);
+function checkCallback<F>(value: F | undefined, name: string, where: string): F | undefined {
+  if (typeof value === 'function' || value === undefined) return value;
+  throw new SSETypeError(ErrorCode.INVALID_OPTION, `${where}: ${name} must be a function or undefined; got ${describe(value)}`);
 }
 
 /** Create an incremental event stream parser. A bad option throws `ERR_SSE_INVALID_OPTION`. */
 export function createParser(options: ParserOptions): EventStreamParser {
-  checkOptions(options, 'createParser', '{ onEvent, onRetry, onComment, maxLineLength }');
-  checkCallback(options.onEvent, 'onEvent', true);
-  checkCallback(options.onRetry, 'onRetry', false);
-  checkCallback(options.onComment, 'onComment', false);
+  checkNames(options, 'createParser', PARSER_OPTIONS);
+  // Each option is read once, into a local: a getter cannot pass the check and then change.
+  const { onEvent, onRetry, onComment, maxLineLength } = options;
+  if (typeof onEvent !== 'function') {
+    throw new SSETypeError(ErrorCode.INVALID_OPTION, `createParser: onEvent must be a function; got ${describe(onEvent)}`);
+  }
   return createReader({
-    onEvent: options.onEvent,
-    onRetry: options.onRetry,
-    onComment: options.onComment,
-    maxLineLength: checkMaxLineLength(options.maxLineLength, 'createParser'),
+    onEvent,
+    onRetry: checkCallback(onRetry, 'onRetry', 'createParser'),
+    onComment: checkCallback(onComment, 'onComment', 'createParser'),
+    maxLineLength: checkMaxLineLength(maxLineLength, 'createParser'),
   });
 }
 
@@ -120,8 +134,9 @@ export interface ParseOptions {
  */
 export function checkParseOptions(options: ParseOptions | undefined, where: string): Required<ParseOptions> {
   if (options === undefined) return { maxLineLength: DEFAULT_MAX_LINE_LENGTH };
-  checkOptions(options, where, '{ maxLineLength }');
-  return { maxLineLength: checkMaxLineLength(options.maxLineLength, where) };
+  checkNames(options, where, PARSE_OPTIONS);
+  const { maxLineLength } = options;
+  return { maxLineLength: checkMaxLineLength(maxLineLength, where) };
 }
 
 /** Parse a complete stream at once (an unterminated last event is discarded). */
@@ -130,7 +145,7 @@ export function parse(input: string | Uint8Array, options?: ParseOptions): Parse
   const events: ServerSentEvent[] = [];
   const comments: string[] = [];
   let retry: number | undefined;
-  const parser = createParser({
+  const parser = createReader({
     onEvent: (event) => void events.push(event),
     onRetry: (ms) => void (retry = ms),
     onComment: (text) => void comments.push(text),

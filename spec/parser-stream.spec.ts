@@ -122,6 +122,10 @@ describe('SSEParser options', () => {
     assert.doesNotThrow(() => new SSEParser());
     assert.doesNotThrow(() => new SSEParser({}));
   });
+  test('unknown option names are rejected with the nearest allowed name', () => {
+    assert.throws(() => new SSEParser({ maxLineLenght: 8 } as never), invalid(SSETypeError, /^SSEParser: unknown option "maxLineLenght" \(did you mean "maxLineLength"\?\); allowed: /));
+    assert.throws(() => new SSEParser({ objectMode: true } as never), invalid(SSETypeError, /^SSEParser: unknown option "objectMode"; allowed: /));
+  });
 });
 
 test('declarations: no `#private` in what tsc emits for lib/ (TS18028 under an ES5 target, e.g. TypeScript 5.9 defaults)', () => {

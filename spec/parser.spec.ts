@@ -490,6 +490,48 @@ describe('option validation at createParser', () => {
     assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 0 }));
     assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 1 }));
   });
+  test('unknown option names are rejected, with the nearest allowed name (typos, not only case)', () => {
+    const unknown = (name: string, near: string | undefined) =>
+      invalid(SSETypeError, new RegExp(`^createParser: unknown option "${name}"${near ? ` \\(did you mean "${near}"\\?\\)` : ''}; allowed: onEvent, `));
+    assert.throws(create({ onEvent() {}, maxLineLenght: 10 }), unknown('maxLineLenght', 'maxLineLength'));
+    assert.throws(create({ onEvent() {}, maxlinelength: 10 }), unknown('maxlinelength', 'maxLineLength'));
+    assert.throws(create({ onEvent() {}, onComent() {} }), unknown('onComent', 'onComment'));
+    // Named before the missing onEvent is: the typo is the cause.
+    assert.throws(create({ onevent() {} }), unknown('onevent', 'onEvent'));
+    assert.throws(create({ onEvent() {}, signal: null }), unknown('signal', undefined));
+    assert.throws(create({ onEvent() {}, signal: null }), (err: Error) => !/did you mean/.test(err.message));
+  });
+  test('each option is read exactly once (a getter cannot pass the check, then change)', () => {
+    const reads = new Map<string, number>();
+    const values: Record<string, unknown[]> = { onEvent: [() => {}, 'not a function'], onRetry: [undefined, 1], onComment: [undefined, 1], maxLineLength: [5, -1] };
+    const options = {};
+    for (const [name, sequence] of Object.entries(values)) {
+      Object.defineProperty(options, name, {
+        enumerable: true,
+        get: () => {
+          const n = reads.get(name) ?? 0;
+          reads.set(name, n + 1);
+          return sequence[Math.min(n, sequence.length - 1)];
+        },
+      });
+    }
+    const parser = createParser(options as ParserOptions);
+    assert.deepEqual(Object.fromEntries(reads), { onEvent: 1, onRetry: 1, onComment: 1, maxLineLength: 1 });
+    // The limit is the value read once (5), not a later one.
+    assert.throws(() => parser.feed('data: 1234567\n\n'));
+  });
+});
+
+describe('option validation at parse()', () => {
+  test('an object with known names, validated like createParser, named parse', () => {
+    const check = (pattern: RegExp) => (err: unknown) => err instanceof SSETypeError && err.code === ErrorCode.INVALID_OPTION && pattern.test(err.message);
+    assert.throws(() => parse('', { maxLineLenght: 1 } as never), check(/^parse: unknown option "maxLineLenght" \(did you mean "maxLineLength"\?\); allowed: /));
+    assert.throws(() => parse('', { onEvent() {} } as never), check(/^parse: unknown option "onEvent"; allowed: /));
+    assert.throws(() => parse('', null as never), check(/^parse: options must be an object/));
+    assert.throws(() => parse('', { maxLineLength: '1' } as never), check(/^parse: maxLineLength/));
+    assert.deepEqual(parse('data: a\n\n', undefined).events, [ev('a')]);
+    assert.deepEqual(parse('data: a\n\n', {}).events, [ev('a')]);
+  });
 });
 
 describe('portability', () => {
