@@ -19,8 +19,10 @@ export const ErrorCode = {
   INVALID_DATA: 'ERR_SSE_INVALID_DATA',
   /** An option passed to a constructor or helper is out of its allowed set. */
   INVALID_OPTION: 'ERR_SSE_INVALID_OPTION',
-  /** The parser met a line longer than `maxLineLength`. */
+  /** The parser met a line longer than `maxLineLength`; it skipped the event that line was in. */
   LINE_TOO_LONG: 'ERR_SSE_LINE_TOO_LONG',
+  /** The parser met an event larger than `maxEventSize`; it skipped that event. */
+  EVENT_TOO_LARGE: 'ERR_SSE_EVENT_TOO_LARGE',
   /** `write()` after `end()` or `destroy()`: the message was not sent. */
   STREAM_CLOSED: 'ERR_SSE_STREAM_CLOSED',
   /** Disconnect reason: the client closed the connection (or it broke). */

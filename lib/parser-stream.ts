@@ -11,23 +11,27 @@ export type SSEParserOptions = ParseOptions;
 /**
  * A Transform from `text/event-stream` bytes (or strings) to `ServerSentEvent`
  * objects, for Node clients: `res.pipe(new SSEParser()).on('data', (ev) => ...)`.
- * Emits `'retry'` (ms) and `'comment'` (text). A line longer than `maxLineLength`
- * errors the stream with `ERR_SSE_LINE_TOO_LONG`.
+ * Emits `'retry'` (ms) and `'comment'` (text).
+ *
+ * Past `maxLineLength` or `maxEventSize` the event is skipped (see
+ * `ParseOptions`). With `onError`, the `SSEError` goes there and the stream reads
+ * on. Without it, the stream is destroyed with that error (an `'error'` event),
+ * after the events that followed the skipped one in the same chunk.
  */
 export class SSEParser extends Transform {
   // Not a `#private` field: those reach the shipped .d.ts as `#private`, which
-  // TypeScript rejects under older targets and `node10` resolution.
+  // TypeScript rejects under an ES5 target (TS18028).
   private readonly _reader: EventStreamParser;
 
   constructor(options?: SSEParserOptions) {
-    const { maxLineLength } = checkParseOptions(options, 'SSEParser');
+    const limits = checkParseOptions(options, 'SSEParser');
     // Strings are passed through undecoded: the parser takes text as is.
     super({ readableObjectMode: true, decodeStrings: false });
     this._reader = createParser({
       onEvent: (event) => void this.push(event),
       onRetry: (ms) => void this.emit('retry', ms),
       onComment: (text) => void this.emit('comment', text),
-      maxLineLength,
+      ...limits,
     });
   }
 

@@ -7,11 +7,12 @@
  * JavaScript runtime (Workers, Deno, Bun, browsers); `parser-stream.ts` wraps it
  * in a Node Transform.
  */
-import { ErrorCode, SSERangeError, SSETypeError, describe } from './errors.js';
-import { createReader } from './reader.js';
+import { ErrorCode, SSERangeError, type SSEError, SSETypeError, describe } from './errors.js';
+import { createReader, type ReaderLimits } from './reader.js';
 import { suggest } from './suggest.js';
 
 const DEFAULT_MAX_LINE_LENGTH = 1_048_576;
+const DEFAULT_MAX_EVENT_SIZE = 16_777_216;
 
 /** One event as a client sees it (the fields of the browser's `MessageEvent`). */
 export interface ServerSentEvent {
@@ -23,7 +24,45 @@ export interface ServerSentEvent {
   lastEventId: string;
 }
 
-export interface ParserOptions {
+/**
+ * The bounds on what the reader holds, and what happens past them: the options
+ * of every entry point ({@link parse} and `SSEParser` take only these).
+ *
+ * Past a bound the reader skips the event it was reading, whole: its data, its
+ * type and its `id` (so `lastEventId` stays as it was), and every line up to the
+ * blank line that ends it (comments and `retry` too). It reads on from the next
+ * event; what came before the bound (a `retry`, a comment) was already reported.
+ */
+export interface ParseOptions {
+  /**
+   * Longest line accepted, in UTF-16 code units, line end excluded. A longer
+   * line is an `ERR_SSE_LINE_TOO_LONG` error as soon as it is seen (also while
+   * incomplete: its rest is dropped as it arrives, so that one endless line
+   * cannot grow the parser's memory). `0` turns it off.
+   * @defaultValue 1048576 (1 Mi)
+   */
+  maxLineLength?: number;
+  /**
+   * Largest event accepted, in UTF-16 code units: its data as it would be
+   * dispatched (lines joined with LF) plus its type (`id`, comments and `retry`
+   * do not count). A larger event is an `ERR_SSE_EVENT_TOO_LARGE` error as soon
+   * as a line takes it past the bound, so that endless `data:` lines cannot grow
+   * the parser's memory. `0` turns it off (an event longer than the JavaScript
+   * engine's longest string is then still skipped with that error).
+   * @defaultValue 16777216 (16 Mi)
+   */
+  maxEventSize?: number;
+  /**
+   * Called with each `ERR_SSE_LINE_TOO_LONG` or `ERR_SSE_EVENT_TOO_LARGE`
+   * `SSEError`, in stream order with the events, and parsing goes on. Without
+   * it, `feed()` (or `parse()`) throws the first such error of a chunk once it
+   * has parsed the whole chunk: the events after the skipped one are dispatched
+   * first, and the parser is ready for the next chunk.
+   */
+  onError?(error: SSEError): void;
+}
+
+export interface ParserOptions extends ParseOptions {
   /** Called for every dispatched event, in stream order. Required. */
   onEvent(event: ServerSentEvent): void;
   /**
@@ -34,20 +73,14 @@ export interface ParserOptions {
   onRetry?(ms: number): void;
   /** Called with the text of every comment line, after the `:` and one leading space. */
   onComment?(text: string): void;
-  /**
-   * Longest line accepted, in UTF-16 code units, line end excluded. A longer line
-   * throws `ERR_SSE_LINE_TOO_LONG` as soon as it is seen (also while incomplete),
-   * so that one endless line cannot grow the parser's memory. `0` turns it off.
-   * @defaultValue 1048576 (1 Mi)
-   */
-  maxLineLength?: number;
 }
 
 export interface EventStreamParser {
   /**
    * Parse the next piece of the stream: UTF-8 bytes (split anywhere) or decoded
    * text. Callbacks run inside this call; if one throws, the error propagates
-   * and the rest of this chunk is not parsed.
+   * and the rest of this chunk is not parsed. Without `onError`, throws the
+   * chunk's first limit error after parsing all of it.
    */
   feed(chunk: string | Uint8Array): void;
   /**
@@ -62,8 +95,16 @@ export interface EventStreamParser {
   readonly lastEventId: string;
 }
 
-const PARSER_OPTIONS = ['onEvent', 'onRetry', 'onComment', 'maxLineLength'] as const;
-const PARSE_OPTIONS = ['maxLineLength'] as const;
+/** Everything a whole input holds: its events, the last valid `retry`, the last event id and its comments. */
+export interface ParseResult {
+  events: ServerSentEvent[];
+  retry: number | undefined;
+  lastEventId: string;
+  comments: string[];
+}
+
+const PARSE_OPTIONS = ['onError', 'maxLineLength', 'maxEventSize'] as const;
+const PARSER_OPTIONS = ['onEvent', 'onRetry', 'onComment', ...PARSE_OPTIONS] as const;
 
 // Options are validated once, at the boundary, so that `feed()` never checks them:
 // an object naming only known options (a typo is named with what was meant).
@@ -83,10 +124,10 @@ function checkNames(options: unknown, where: string, allowed: readonly string[])
   }
 }
 
-function checkMaxLineLength(value: unknown, where: string): number {
-  if (value === undefined) return DEFAULT_MAX_LINE_LENGTH;
+function checkLimit(value: unknown, name: string, where: string, fallback: number): number {
+  if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  const message = `${where}: maxLineLength must be a non-negative integer (0 = no limit); got ${describe(value)}`;
+  const message = `${where}: ${name} must be a non-negative integer (0 = no limit); got ${describe(value)}`;
   throw typeof value === 'number'
     ? new SSERangeError(ErrorCode.INVALID_OPTION, message)
     : new SSETypeError(ErrorCode.INVALID_OPTION, message);
@@ -97,11 +138,21 @@ function checkCallback<F>(value: F | undefined, name: string, where: string): F 
   throw new SSETypeError(ErrorCode.INVALID_OPTION, `${where}: ${name} must be a function or undefined; got ${describe(value)}`);
 }
 
+// Each option is read once, into a local, then checked: a getter cannot pass the
+// check and then hand the reader something else.
+function checkLimits(options: ParseOptions, where: string): ReaderLimits {
+  const { onError, maxLineLength, maxEventSize } = options;
+  return {
+    onError: checkCallback(onError, 'onError', where),
+    maxLineLength: checkLimit(maxLineLength, 'maxLineLength', where, DEFAULT_MAX_LINE_LENGTH),
+    maxEventSize: checkLimit(maxEventSize, 'maxEventSize', where, DEFAULT_MAX_EVENT_SIZE),
+  };
+}
+
 /** Create an incremental event stream parser. A bad option throws `ERR_SSE_INVALID_OPTION`. */
 export function createParser(options: ParserOptions): EventStreamParser {
   checkNames(options, 'createParser', PARSER_OPTIONS);
-  // Each option is read once, into a local: a getter cannot pass the check and then change.
-  const { onEvent, onRetry, onComment, maxLineLength } = options;
+  const { onEvent, onRetry, onComment } = options;
   if (typeof onEvent !== 'function') {
     throw new SSETypeError(ErrorCode.INVALID_OPTION, `createParser: onEvent must be a function; got ${describe(onEvent)}`);
   }
@@ -109,22 +160,8 @@ export function createParser(options: ParserOptions): EventStreamParser {
     onEvent,
     onRetry: checkCallback(onRetry, 'onRetry', 'createParser'),
     onComment: checkCallback(onComment, 'onComment', 'createParser'),
-    maxLineLength: checkMaxLineLength(maxLineLength, 'createParser'),
+    ...checkLimits(options, 'createParser'),
   });
-}
-
-/** Everything a whole input holds: its events, the last valid `retry`, the last event id and its comments. */
-export interface ParseResult {
-  events: ServerSentEvent[];
-  retry: number | undefined;
-  lastEventId: string;
-  comments: string[];
-}
-
-/** The options of the entry points that take no callbacks of their own: {@link parse} and `SSEParser`. */
-export interface ParseOptions {
-  /** See {@link ParserOptions.maxLineLength}. @defaultValue 1048576 (1 Mi) */
-  maxLineLength?: number;
 }
 
 /**
@@ -132,16 +169,19 @@ export interface ParseOptions {
  * defaults applied: what they pass on to {@link createParser}. `undefined`: all
  * defaults. A bad option throws `ERR_SSE_INVALID_OPTION`.
  */
-export function checkParseOptions(options: ParseOptions | undefined, where: string): Required<ParseOptions> {
-  if (options === undefined) return { maxLineLength: DEFAULT_MAX_LINE_LENGTH };
+export function checkParseOptions(options: ParseOptions | undefined, where: string): ReaderLimits {
+  if (options === undefined) return checkLimits({}, where);
   checkNames(options, where, PARSE_OPTIONS);
-  const { maxLineLength } = options;
-  return { maxLineLength: checkMaxLineLength(maxLineLength, where) };
+  return checkLimits(options, where);
 }
 
-/** Parse a complete stream at once (an unterminated last event is discarded). */
+/**
+ * Parse a complete stream at once (an unterminated last event is discarded).
+ * Past a bound, without `onError`, throws the first limit error instead of
+ * returning: pass `onError` to get everything else.
+ */
 export function parse(input: string | Uint8Array, options?: ParseOptions): ParseResult {
-  const { maxLineLength } = checkParseOptions(options, 'parse');
+  const limits = checkParseOptions(options, 'parse');
   const events: ServerSentEvent[] = [];
   const comments: string[] = [];
   let retry: number | undefined;
@@ -149,7 +189,7 @@ export function parse(input: string | Uint8Array, options?: ParseOptions): Parse
     onEvent: (event) => void events.push(event),
     onRetry: (ms) => void (retry = ms),
     onComment: (text) => void comments.push(text),
-    maxLineLength,
+    ...limits,
   });
   parser.feed(input);
   parser.end();

@@ -42,13 +42,21 @@ function valueAt(s: string, colon: number, end: number): string {
   return s.slice(s.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1, end);
 }
 
+/** The bounds of a reader and what it does past them: `ParseOptions`, checked, defaults applied. */
+export interface ReaderLimits {
+  /** Undefined: `feed()` throws the chunk's first limit error once it has parsed the chunk. */
+  onError: ((error: SSEError) => void) | undefined;
+  /** 0: no limit. */
+  maxLineLength: number;
+  /** 0: no limit. */
+  maxEventSize: number;
+}
+
 /** What a reader runs with: `createParser`'s options, checked, defaults applied. */
-export interface ReaderConfig {
+export interface ReaderConfig extends ReaderLimits {
   onEvent(event: ServerSentEvent): void;
   onRetry: ((ms: number) => void) | undefined;
   onComment: ((text: string) => void) | undefined;
-  /** 0: no limit. */
-  maxLineLength: number;
 }
 
 /** A reader over `config`: the engine behind `createParser`. */
@@ -63,9 +71,21 @@ class Reader implements EventStreamParser {
   readonly #onEvent: (event: ServerSentEvent) => void;
   readonly #onRetry: ((ms: number) => void) | undefined;
   readonly #onComment: ((text: string) => void) | undefined;
-  readonly #limit: number;
-  // Infinity for "no limit" keeps the per-line check one comparison, no branch.
+  readonly #onError: ((error: SSEError) => void) | undefined;
+  readonly #maxLineLength: number;
+  readonly #maxEventSize: number;
+  // Infinity for "no limit" keeps each check one comparison, no branch.
   readonly #maxLen: number;
+  readonly #maxEvent: number;
+  // #maxEvent, or -1 while the rest of an event that broke a bound is skipped, up
+  // to its blank line: every size check then fails into #skip(), so that no hot
+  // path tests a flag of its own. (#hasData is then true, which keeps one-line
+  // events off the fast path and sends the blank line to #dispatch().)
+  #eventLimit: number;
+  // The rest of a too-long line is being dropped as it arrives.
+  #skipLine = false;
+  // Without onError: the chunk's first limit error, thrown once feed() is done.
+  #error: SSEError | undefined = undefined;
   // `ignoreBOM: true` keeps a BOM in the text so that one rule (in #text) drops
   // it for bytes and strings alike, and only at the very start of the stream.
   readonly #decoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -96,16 +116,16 @@ class Reader implements EventStreamParser {
   // after the line that searched (the text's length if none).
   #colonIn = '';
   #colonAt = 0;
-  // Set by a too-long line: the rest of that line would be read as new lines, so
-  // nothing more is parsed until end() or reset().
-  #failed = false;
 
   constructor(config: ReaderConfig) {
     this.#onEvent = config.onEvent;
     this.#onRetry = config.onRetry;
     this.#onComment = config.onComment;
-    this.#limit = config.maxLineLength;
+    this.#onError = config.onError;
+    this.#maxLineLength = config.maxLineLength;
+    this.#maxEventSize = config.maxEventSize;
     this.#maxLen = config.maxLineLength === 0 ? Infinity : config.maxLineLength;
+    this.#maxEvent = this.#eventLimit = config.maxEventSize === 0 ? Infinity : config.maxEventSize;
   }
 
   get lastEventId(): string {
@@ -113,12 +133,8 @@ class Reader implements EventStreamParser {
   }
 
   feed(chunk: string | Uint8Array): void {
-    if (this.#failed) {
-      throw new SSEError(
-        ErrorCode.LINE_TOO_LONG,
-        'the parser stopped at a line longer than maxLineLength; call end() or reset() before feeding a new stream',
-      );
-    }
+    // Left by a chunk a callback threw out of: not this chunk's.
+    this.#error = undefined;
     if (typeof chunk === 'string') {
       // Bytes left in the decoder from a byte chunk cannot continue a string: flush them.
       if (this.#decoderUsed) {
@@ -127,11 +143,18 @@ class Reader implements EventStreamParser {
         if (rest.length !== 0) this.#text(rest);
       }
       this.#text(chunk);
-      return;
+    } else {
+      this.#decoderUsed = true;
+      // `stream: true` keeps a multi-byte character split across chunks for the next call.
+      this.#text(this.#decoder.decode(chunk, STREAM));
     }
-    this.#decoderUsed = true;
-    // `stream: true` keeps a multi-byte character split across chunks for the next call.
-    this.#text(this.#decoder.decode(chunk, STREAM));
+    // Thrown only now, so that the events after a skipped one in this chunk are
+    // dispatched and the state is ready for the next chunk.
+    const error = this.#error;
+    if (error !== undefined) {
+      this.#error = undefined;
+      throw error;
+    }
   }
 
   end(): void {
@@ -153,7 +176,6 @@ class Reader implements EventStreamParser {
     // character, never a line end, so it cannot complete an event: discarded.
     if (this.#decoderUsed) this.#decoder.decode();
     this.#decoderUsed = false;
-    this.#failed = false;
     this.#colonIn = '';
     this.#head = '';
     this.#more = [];
@@ -163,18 +185,59 @@ class Reader implements EventStreamParser {
     this.#data = '';
     this.#hasData = false;
     this.#eventType = '';
+    this.#eventLimit = this.#maxEvent;
+    this.#skipLine = false;
   }
 
-  #tooLong(): never {
-    this.#head = '';
-    this.#more = [];
-    this.#pendingLength = 0;
-    this.#colonIn = '';
-    this.#failed = true;
-    throw new SSEError(
-      ErrorCode.LINE_TOO_LONG,
-      `event stream line longer than maxLineLength (${this.#limit} characters); raise the maxLineLength option, or set it to 0 for no limit`,
+  // A line longer than maxLineLength: skipped with its event. If it is still
+  // incomplete, its rest is dropped as it arrives (#skipRest), never held.
+  #tooLong(incomplete: boolean): void {
+    if (incomplete) {
+      this.#head = '';
+      this.#more = [];
+      this.#pendingLength = 0;
+      this.#skipLine = true;
+    }
+    this.#skip(ErrorCode.LINE_TOO_LONG);
+  }
+
+  // Skips the event being read, up to its blank line (see #eventLimit), with
+  // everything it set: data, type, and its `id` (the buffer is back to the last
+  // dispatched id, which it always equals when an event starts). One error per event.
+  #skip(code: typeof ErrorCode.LINE_TOO_LONG | typeof ErrorCode.EVENT_TOO_LARGE): void {
+    const first = this.#eventLimit >= 0;
+    this.#eventLimit = -1;
+    this.#data = '';
+    this.#hasData = true;
+    this.#eventType = '';
+    this.#idBuffer = this.#lastEventId;
+    if (!first) return;
+    const skipped = 'the event was skipped, up to its blank line';
+    const error = new SSEError(
+      code,
+      code === ErrorCode.LINE_TOO_LONG
+        ? `event stream line longer than maxLineLength (${this.#maxLineLength} characters): ${skipped}; raise maxLineLength, or set it to 0 for no limit`
+        : this.#maxEventSize !== 0
+          ? `event larger than maxEventSize (${this.#maxEventSize} characters of data and type): ${skipped}; raise maxEventSize, or set it to 0 for no limit`
+          : `event larger than the longest string this JavaScript engine can hold: ${skipped}`,
     );
+    const onError = this.#onError;
+    if (onError !== undefined) onError(error);
+    else if (this.#error === undefined) this.#error = error;
+  }
+
+  // Drops the rest of a too-long line from `s`: where the next line starts, or -1.
+  #skipRest(s: string, pos: number): number {
+    const cr = s.indexOf('\r', pos);
+    const lf = s.indexOf('\n', pos);
+    if (cr === -1 && lf === -1) return -1;
+    this.#skipLine = false;
+    if (cr === -1 || (lf !== -1 && lf < cr)) return lf + 1;
+    if (cr + 1 === s.length) {
+      this.#skipLF = true;
+      return -1;
+    }
+    return s.charCodeAt(cr + 1) === LF ? cr + 2 : cr + 1;
   }
 
   #text(s: string): void {
@@ -193,6 +256,7 @@ class Reader implements EventStreamParser {
     }
     const held = this.#pendingLength;
     if (held === 0) {
+      if (this.#skipLine && (pos = this.#skipRest(s, pos)) === -1) return;
       this.#lines(s, pos, s.indexOf('\r', pos), s.indexOf('\n', pos));
       return;
     }
@@ -202,7 +266,7 @@ class Reader implements EventStreamParser {
     const cr = s.indexOf('\r');
     const more = this.#more;
     if (lf === -1 && cr === -1) {
-      if (held + s.length > this.#maxLen) this.#tooLong();
+      if (held + s.length > this.#maxLen) return this.#tooLong(true);
       this.#pendingLength = held + s.length;
       if (more.length === 0) more.push(this.#head);
       more.push(s);
@@ -242,12 +306,13 @@ class Reader implements EventStreamParser {
           this.#dispatch();
           pos = lf + 1;
         } else {
-          if (lf - pos > maxLen) this.#tooLong();
-          if (isData(s, pos)) {
+          if (lf - pos > maxLen) this.#tooLong(false);
+          else if (isData(s, pos)) {
             const value = valueAt(s, pos + 4, lf);
             // A one-line event (`data: x` then a blank line), the most common, goes
-            // straight out without passing through the data buffer.
-            if (!this.#hasData && s.charCodeAt(lf + 1) === LF) {
+            // straight out without passing through the data buffer; one too large
+            // goes on to #appendData(), which skips it.
+            if (!this.#hasData && s.charCodeAt(lf + 1) === LF && value.length + this.#eventType.length <= this.#eventLimit) {
               this.#lastEventId = this.#idBuffer; // dispatch step 1
               this.#emit(value);
               pos = lf + 2;
@@ -256,7 +321,7 @@ class Reader implements EventStreamParser {
             }
             this.#appendData(value);
           } else if (isEvent(s, pos)) {
-            this.#eventType = valueAt(s, pos + 5, lf);
+            this.#setType(valueAt(s, pos + 5, lf));
           } else if (isId(s, pos)) {
             this.#setId(valueAt(s, pos + 2, lf));
           } else this.#otherLine(s, pos, lf);
@@ -276,8 +341,8 @@ class Reader implements EventStreamParser {
       for (;;) {
         const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
         if (end === -1) break;
-        if (end - pos > maxLen) this.#tooLong();
-        if (end === pos) this.#dispatch();
+        if (end - pos > maxLen) this.#tooLong(false);
+        else if (end === pos) this.#dispatch();
         else this.#line(s, pos, end);
         if (end === cr) {
           pos = cr + 1;
@@ -299,7 +364,7 @@ class Reader implements EventStreamParser {
     // Drop the reference so the chunk can be collected.
     this.#colonIn = '';
     if (pos < n) {
-      if (n - pos > maxLen) this.#tooLong();
+      if (n - pos > maxLen) return this.#tooLong(true);
       this.#head = pos === 0 ? s : s.slice(pos);
       this.#pendingLength = n - pos;
     }
@@ -311,7 +376,7 @@ class Reader implements EventStreamParser {
     if (isData(s, start)) {
       this.#appendData(valueAt(s, start + 4, end));
     } else if (isEvent(s, start)) {
-      this.#eventType = valueAt(s, start + 5, end);
+      this.#setType(valueAt(s, start + 5, end));
     } else if (isId(s, start)) {
       this.#setId(valueAt(s, start + 2, end));
     } else this.#otherLine(s, start, end);
@@ -319,6 +384,8 @@ class Reader implements EventStreamParser {
 
   // Comments, `retry`, and fields written unusually (`data` without colon, ...).
   #otherLine(s: string, start: number, end: number): void {
+    // In an event being skipped, these are skipped too.
+    if (this.#eventLimit < 0) return;
     // "If the line starts with a U+003A COLON character (:)": a comment.
     if (s.charCodeAt(start) === COLON) {
       const onComment = this.#onComment;
@@ -340,7 +407,7 @@ class Reader implements EventStreamParser {
     // "Process the field": names are compared literally, with no case folding.
     switch (s.slice(start, colon)) {
       case 'event':
-        this.#eventType = value;
+        this.#setType(value);
         break;
       case 'data':
         this.#appendData(value);
@@ -363,9 +430,30 @@ class Reader implements EventStreamParser {
   }
 
   // `data`: "append the field value to the data buffer, then append a single LF".
+  // The event's size is checked here, where the buffer grows, not per line.
   #appendData(value: string): void {
-    this.#data = this.#hasData ? this.#data + '\n' + value : value;
-    this.#hasData = true;
+    const type = this.#eventType.length;
+    if (!this.#hasData) {
+      if (value.length + type > this.#eventLimit) return this.#skip(ErrorCode.EVENT_TOO_LARGE);
+      this.#data = value;
+      this.#hasData = true;
+      return;
+    }
+    const data = this.#data;
+    if (data.length + 1 + value.length + type > this.#eventLimit) return this.#skip(ErrorCode.EVENT_TOO_LARGE);
+    try {
+      this.#data = data + '\n' + value;
+    } catch {
+      // Without maxEventSize: past the engine's longest string (V8: 2^29 - 24),
+      // a RangeError that would leave a corrupted event behind.
+      this.#skip(ErrorCode.EVENT_TOO_LARGE);
+    }
+  }
+
+  // `event`: "set the event type buffer to field value", counted in the event's size.
+  #setType(value: string): void {
+    if (value.length + this.#data.length > this.#eventLimit) this.#skip(ErrorCode.EVENT_TOO_LARGE);
+    else this.#eventType = value;
   }
 
   // `id`: "if the field value does not contain U+0000 NULL"; else the field is ignored.
@@ -375,6 +463,15 @@ class Reader implements EventStreamParser {
 
   // "Dispatch the event", steps 1-7 (step 8, queueing a task, is the caller's).
   #dispatch(): void {
+    // The blank line that ends a skipped event: nothing of it is dispatched or kept.
+    if (this.#eventLimit < 0) {
+      this.#eventLimit = this.#maxEvent;
+      this.#data = '';
+      this.#hasData = false;
+      this.#eventType = '';
+      this.#idBuffer = this.#lastEventId;
+      return;
+    }
     // 1. The buffer is not reset: the id persists until the server sends another.
     this.#lastEventId = this.#idBuffer;
     // 2. An event without data (e.g. only an `id`) updates the id, dispatches nothing.

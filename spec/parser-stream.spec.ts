@@ -66,16 +66,35 @@ describe('SSEParser (Transform)', () => {
     assert.deepEqual((await done).events, [ev('a\nb'), ev('ü')]);
   });
 
-  test('a line longer than maxLineLength errors the stream with that SSEError', async () => {
-    const parser = new SSEParser({ maxLineLength: 8 });
-    const seen: ServerSentEvent[] = [];
-    parser.on('data', (e: ServerSentEvent) => seen.push(e));
-    const failed = once(parser, 'error');
-    parser.write('data: a\n\ndata: 123456789\n\n');
-    const [err] = (await failed) as [SSEError];
-    assert.ok(err instanceof SSEError);
-    assert.equal(err.code, ErrorCode.LINE_TOO_LONG);
-    assert.deepEqual(seen, [ev('a')]);
+  test('without onError, a limit error errors the stream, after the events of the same chunk', async () => {
+    for (const [options, code] of [[{ maxLineLength: 8 }, ErrorCode.LINE_TOO_LONG], [{ maxEventSize: 8 }, ErrorCode.EVENT_TOO_LARGE]] as const) {
+      const parser = new SSEParser(options);
+      const seen: ServerSentEvent[] = [];
+      parser.on('data', (e: ServerSentEvent) => seen.push(e));
+      const failed = once(parser, 'error');
+      parser.write('data: a\n\ndata: 123456789\n\ndata: b\n\n');
+      const [err] = (await failed) as [SSEError];
+      assert.ok(err instanceof SSEError);
+      assert.equal(err.code, code);
+      assert.deepEqual(seen, [ev('a'), ev('b')]);
+    }
+  });
+
+  test('with onError, a skipped event is reported there and the stream goes on', async () => {
+    const errors: string[] = [];
+    const parser = new SSEParser({ maxEventSize: 8, maxLineLength: 16, onError: (err) => errors.push(err.code) });
+    const done = collect(parser);
+    parser.on('error', (err) => errors.push(`'error' event: ${err.message}`));
+    parser.write('id: 1\ndata: a\n\nid: 2\ndata: 123456789\n\ndata: b\n');
+    parser.write('\ndata: 0123456789ABC\n\n');
+    parser.end(utf8('data: c\n\n'));
+    assert.deepEqual(await done, {
+      events: [ev('a', 'message', '1'), ev('b', 'message', '1'), ev('c', 'message', '1')],
+      comments: [],
+      retries: [],
+      lastEventId: '1',
+    });
+    assert.deepEqual(errors, [ErrorCode.EVENT_TOO_LARGE, ErrorCode.LINE_TOO_LONG]);
   });
 
   test('reads a real HTTP response: res.pipe(new SSEParser())', async () => {
@@ -125,6 +144,8 @@ describe('SSEParser options', () => {
   test('unknown option names are rejected with the nearest allowed name', () => {
     assert.throws(() => new SSEParser({ maxLineLenght: 8 } as never), invalid(SSETypeError, /^SSEParser: unknown option "maxLineLenght" \(did you mean "maxLineLength"\?\); allowed: /));
     assert.throws(() => new SSEParser({ objectMode: true } as never), invalid(SSETypeError, /^SSEParser: unknown option "objectMode"; allowed: /));
+    assert.throws(() => new SSEParser({ maxEventsize: 8 } as never), invalid(SSETypeError, /^SSEParser: unknown option "maxEventsize" \(did you mean "maxEventSize"\?\); allowed: onError, maxLineLength, maxEventSize$/));
+    assert.throws(() => new SSEParser({ onError: 'log' } as never), invalid(SSETypeError, /^SSEParser: onError must be a function/));
   });
 });
 

@@ -14,21 +14,23 @@ import { ErrorCode, SSEError, SSERangeError, SSETypeError } from '../lib/errors.
 import { mulberry32 } from './support/random.js';
 import { serialize } from '../lib/format.js';
 
-
 interface Result {
   events: ServerSentEvent[];
   comments: string[];
   retries: number[];
   lastEventId: string;
+  /** The `code` of every error given to onError. */
+  errors: string[];
 }
 
 /** Feed `chunks` in order, then end(); everything the callbacks saw. */
 function run(chunks: readonly (string | Uint8Array)[], options: Partial<ParserOptions> = {}): Result {
-  const result: Result = { events: [], comments: [], retries: [], lastEventId: '' };
+  const result: Result = { events: [], comments: [], retries: [], lastEventId: '', errors: [] };
   const parser = createParser({
     onEvent: (event) => result.events.push(event),
     onComment: (text) => result.comments.push(text),
     onRetry: (ms) => result.retries.push(ms),
+    onError: (err) => result.errors.push(err.code),
     ...options,
   });
   for (const chunk of chunks) parser.feed(chunk);
@@ -66,6 +68,30 @@ function randomPoints(length: number, rng: () => number): number[] {
   return [...points].sort((a, b) => a - b);
 }
 
+/**
+ * `text` cut every way the fixtures are: whole (bytes and text), byte by byte,
+ * char by char, once at every byte, and at seeded random points.
+ */
+function* cuts(text: string): Generator<[string, (string | Uint8Array)[]]> {
+  const bytes = utf8(text);
+  yield ['whole text', [text]];
+  yield ['whole bytes', [bytes]];
+  yield ['byte by byte', Array.from(bytes, (b) => Uint8Array.of(b))];
+  yield ['char by char', text.split('')];
+  for (let i = 0; i <= bytes.length; i++) yield [`split at byte ${i}`, splitAt(bytes, [i])];
+  for (let seed = 1; seed <= 30; seed++) {
+    const rng = mulberry32(seed);
+    yield [`random byte splits, seed ${seed}`, splitAt(bytes, randomPoints(bytes.length, rng))];
+    yield [`random text splits, seed ${seed}`, splitAt(text, randomPoints(text.length, rng))];
+  }
+}
+
+/** The same result, errors included, however `text` is cut. */
+function sameHoweverCut(text: string, options: Partial<ParserOptions>, expected: Partial<Result>): void {
+  const full: Result = { events: [], comments: [], retries: [], lastEventId: '', errors: [], ...expected };
+  for (const [how, chunks] of cuts(text)) assert.deepEqual(run(chunks, options), full, how);
+}
+
 const FIXTURES = join(__dirname, 'fixtures');
 const fixtureNames = readdirSync(FIXTURES)
   .filter((name) => name.startsWith('parser-') && name.endsWith('.txt'))
@@ -79,13 +105,17 @@ describe('fixtures: identical results however the stream is cut', () => {
     const raw = readFileSync(join(FIXTURES, `${name}.txt`));
     const spec = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), 'utf8')) as Partial<Result> & {
       events: ServerSentEvent[];
+      options?: Pick<ParserOptions, 'maxLineLength' | 'maxEventSize'>;
     };
     const expected: Result = {
       events: spec.events,
       comments: spec.comments ?? [],
       retries: spec.retries ?? [],
       lastEventId: spec.lastEventId ?? '',
+      errors: spec.errors ?? [],
     };
+    const options = spec.options ?? {};
+    const feed = (chunks: readonly (string | Uint8Array)[]) => run(chunks, options);
 
     describe(name, () => {
       for (const bom of [false, true]) {
@@ -94,27 +124,27 @@ describe('fixtures: identical results however the stream is cut', () => {
         const label = bom ? ' (leading BOM)' : '';
 
         test(`whole, as bytes and as text${label}`, () => {
-          assert.deepEqual(run([bytes]), expected);
-          assert.deepEqual(run([text]), expected);
-          assert.deepEqual(parse(bytes).events, expected.events);
+          assert.deepEqual(feed([bytes]), expected);
+          assert.deepEqual(feed([text]), expected);
+          assert.deepEqual(parse(bytes, { ...options, onError() {} }).events, expected.events);
         });
 
         test(`byte by byte, and char by char${label}`, () => {
-          assert.deepEqual(run(Array.from(bytes, (b) => Uint8Array.of(b))), expected);
-          assert.deepEqual(run(text.split('')), expected);
+          assert.deepEqual(feed(Array.from(bytes, (b) => Uint8Array.of(b))), expected);
+          assert.deepEqual(feed(text.split('')), expected);
         });
 
         test(`split once at every byte${label}`, () => {
-          for (let i = 0; i <= bytes.length; i++) assert.deepEqual(run(splitAt(bytes, [i])), expected, `split at ${i}`);
+          for (let i = 0; i <= bytes.length; i++) assert.deepEqual(feed(splitAt(bytes, [i])), expected, `split at ${i}`);
         });
 
         test(`seeded random splits, bytes and text${label}`, () => {
           for (let seed = 1; seed <= 50; seed++) {
             const rng = mulberry32(seed);
             const points = randomPoints(bytes.length, rng);
-            assert.deepEqual(run(splitAt(bytes, points)), expected, `bytes, seed ${seed}: ${points}`);
+            assert.deepEqual(feed(splitAt(bytes, points)), expected, `bytes, seed ${seed}: ${points}`);
             const textPoints = randomPoints(text.length, rng);
-            assert.deepEqual(run(splitAt(text, textPoints)), expected, `text, seed ${seed}: ${textPoints}`);
+            assert.deepEqual(feed(splitAt(text, textPoints)), expected, `text, seed ${seed}: ${textPoints}`);
           }
         });
       }
@@ -405,46 +435,59 @@ describe('parse()', () => {
   });
 });
 
+const tooLong = (limit: number) => (err: unknown) => {
+  assert.ok(err instanceof SSEError, String(err));
+  assert.equal(err.code, 'ERR_SSE_LINE_TOO_LONG');
+  assert.match(err.message, new RegExp(`maxLineLength \\(${limit} characters\\)`));
+  return true;
+};
+const tooLarge = (limit: number) => (err: unknown) => {
+  assert.ok(err instanceof SSEError, String(err));
+  assert.equal(err.code, 'ERR_SSE_EVENT_TOO_LARGE');
+  assert.match(err.message, new RegExp(`maxEventSize \\(${limit} characters`));
+  return true;
+};
+const LINE = ErrorCode.LINE_TOO_LONG;
+const EVENT = ErrorCode.EVENT_TOO_LARGE;
+
 describe('maxLineLength', () => {
-  const isTooLong = (limit: number) => (err: unknown) => {
-    assert.ok(err instanceof SSEError);
-    assert.equal(err.code, ErrorCode.LINE_TOO_LONG);
-    assert.equal(err.code, 'ERR_SSE_LINE_TOO_LONG');
-    assert.match(err.message, new RegExp(`\\b${limit}\\b`));
-    assert.match(err.message, /maxLineLength/);
-    return true;
-  };
-  test('a line of exactly the limit is accepted, one more char throws', () => {
-    assert.deepEqual(run(['data: 1234\n\n'], { maxLineLength: 10 }).events, [ev('1234')]);
-    assert.deepEqual(run(['data: 1234\r\n\r\n'], { maxLineLength: 10 }).events, [ev('1234')]);
-    assert.throws(() => run(['data: 12345\n\n'], { maxLineLength: 10 }), isTooLong(10));
-    assert.throws(() => run(['data: 12345\r\n'], { maxLineLength: 10 }), isTooLong(10));
+  test('a line of exactly the limit is accepted; one more char: ERR_SSE_LINE_TOO_LONG, and its event is skipped', () => {
+    sameHoweverCut('data: 1234\n\n', { maxLineLength: 10 }, { events: [ev('1234')] });
+    sameHoweverCut('data: 1234\r\n\r\n', { maxLineLength: 10 }, { events: [ev('1234')] });
+    sameHoweverCut('data: 12345\n\n', { maxLineLength: 10 }, { errors: [LINE] });
+    sameHoweverCut('data: 12345\r\n\r\n', { maxLineLength: 10 }, { errors: [LINE] });
+    sameHoweverCut('data: 12345\r\r', { maxLineLength: 10 }, { errors: [LINE] });
   });
-  test('checked while the line is still incomplete: memory stays bounded', () => {
-    const parser = createParser({ onEvent: () => {}, maxLineLength: 10 });
-    parser.feed('data: 1234');
-    assert.throws(() => parser.feed('5'), isTooLong(10));
-    const bytewise = createParser({ onEvent: () => {}, maxLineLength: 10 });
-    const bytes = utf8('data: 12345');
-    for (let i = 0; i < 10; i++) bytewise.feed(bytes.subarray(i, i + 1));
-    assert.throws(() => bytewise.feed(bytes.subarray(10)), isTooLong(10));
-    const whole = createParser({ onEvent: () => {}, maxLineLength: 10 });
-    assert.throws(() => whole.feed('data: a\n\ndata: 12345'), isTooLong(10));
+  test('the parser recovers after the blank line that ends that event; nothing of it leaks into the next', () => {
+    const wire = 'id: 1\ndata: a\n\nid: 2\nevent: t\ndata: b\ndata: 0123456789\ndata: c\nid: 3\n\ndata: d\n\n';
+    sameHoweverCut(wire, { maxLineLength: 10 }, { events: [ev('a', 'message', '1'), ev('d', 'message', '1')], lastEventId: '1', errors: [LINE] });
   });
-  test('events before the long line are delivered; afterwards feed() throws until end() or reset()', () => {
+  test('any line counts: comments, unknown fields, id, retry, event', () => {
+    for (const line of [': 123456789', 'foo: 123456', 'id: 12345678', 'retry: 12345', 'event: 1234', 'data:1234567']) {
+      sameHoweverCut(`${line}\ndata: x\n\ndata: y\n\n`, { maxLineLength: 10 }, { events: [ev('y')], errors: [LINE] });
+    }
+  });
+  test('one error per skipped event, however many of its lines are too long', () => {
+    const wire = 'data: 0123456789\ndata: 0123456789\n: 0123456789\n\ndata: 0123456789\n\ndata: ok\n\n';
+    sameHoweverCut(wire, { maxLineLength: 10 }, { events: [ev('ok')], errors: [LINE, LINE] });
+  });
+  test('reported while the line is still incomplete, and its rest is dropped as it arrives: memory stays bounded', () => {
+    const errors: string[] = [];
     const seen: ServerSentEvent[] = [];
-    const parser = createParser({ onEvent: (e) => seen.push(e), maxLineLength: 10 });
-    assert.throws(() => parser.feed('data: a\n\ndata: 0123456789\n\n'), isTooLong(10));
-    assert.deepEqual(seen, [ev('a')]);
-    assert.throws(() => parser.feed('data: b\n\n'), (err: unknown) => err instanceof SSEError && err.code === ErrorCode.LINE_TOO_LONG);
-    parser.reset();
-    parser.feed('data: b\n\n');
-    assert.deepEqual(seen, [ev('a'), ev('b')]);
+    const parser = createParser({ onEvent: (e) => seen.push(e), onError: (err) => errors.push(err.code), maxLineLength: 10 });
+    parser.feed('data: 1234');
+    assert.deepEqual(errors, []);
+    parser.feed('5');
+    assert.deepEqual(errors, [LINE]);
+    for (let i = 0; i < 1000; i++) parser.feed('x'.repeat(1000));
+    parser.feed('\n\ndata: ok\n\n');
+    assert.deepEqual(errors, [LINE]);
+    assert.deepEqual(seen, [ev('ok')]);
   });
   test('the default is 1 MiB characters; 0 means no limit', () => {
     const big = 'x'.repeat(1_048_576 - 6);
     assert.equal(parse(`data: ${big}\n\n`).events[0]!.data.length, big.length);
-    assert.throws(() => parse(`data: ${big}x\n\n`), isTooLong(1_048_576));
+    assert.throws(() => parse(`data: ${big}x\n\n`), tooLong(1_048_576));
     const huge = 'y'.repeat(3_000_000);
     assert.equal(parse(`data: ${huge}\n\n`, { maxLineLength: 0 }).events[0]!.data, huge);
   });
@@ -456,6 +499,137 @@ describe('maxLineLength', () => {
     for (let i = 0; i < 200_000; i++) parser.feed(chunk);
     parser.feed('\n\n');
     assert.ok(performance.now() - start < 2000);
+  });
+});
+
+describe('maxEventSize', () => {
+  test('counts the data as dispatched (lines joined with LF) plus the type; exactly the limit passes', () => {
+    // One line (dispatched without the data buffer), several lines, with a type, the type set last.
+    sameHoweverCut('data: 0123456789\n\n', { maxEventSize: 10 }, { events: [ev('0123456789')] });
+    sameHoweverCut('data: 01234567890\n\n', { maxEventSize: 10 }, { errors: [EVENT] });
+    sameHoweverCut('data: 0123\ndata: 45678\n\n', { maxEventSize: 10 }, { events: [ev('0123\n45678')] });
+    sameHoweverCut('data: 0123\ndata: 456789\n\n', { maxEventSize: 10 }, { errors: [EVENT] });
+    sameHoweverCut('event: abc\ndata: 0123456\n\n', { maxEventSize: 10 }, { events: [ev('0123456', 'abc')] });
+    sameHoweverCut('event: abc\ndata: 01234567\n\n', { maxEventSize: 10 }, { errors: [EVENT] });
+    sameHoweverCut('data: 0123456\nevent: abc\n\n', { maxEventSize: 10 }, { events: [ev('0123456', 'abc')] });
+    sameHoweverCut('data: 0123456\nevent: abcd\n\n', { maxEventSize: 10 }, { errors: [EVENT] });
+    sameHoweverCut('data\ndata\ndata\n\n', { maxEventSize: 2 }, { events: [ev('\n\n')] });
+    sameHoweverCut('data\ndata\ndata\ndata\n\n', { maxEventSize: 2 }, { errors: [EVENT] });
+    // Only the last type counts; ids, comments and retry do not count.
+    sameHoweverCut('event: 0123456789\nevent: a\nid: 0123456789\n: 0123456789\nretry: 1234567890\ndata: 012345678\n\n', { maxEventSize: 10 }, {
+      events: [ev('012345678', 'a', '0123456789')],
+      comments: ['0123456789'],
+      retries: [1234567890],
+      lastEventId: '0123456789',
+    });
+  });
+  test('the event is skipped whole, up to its blank line: its data, type and id never reach a later event', () => {
+    const wire = 'id: 1\ndata: a\n\nid: 2\nevent: big\n: before\nretry: 5\ndata: 0123456789\ndata: x\nid: 3\n: after\nretry: 6\nevent: t\n\ndata: b\n\nid: 4\ndata: c\n\n';
+    sameHoweverCut(wire, { maxEventSize: 10 }, {
+      events: [ev('a', 'message', '1'), ev('b', 'message', '1'), ev('c', 'message', '4')],
+      comments: ['before'],
+      retries: [5],
+      lastEventId: '4',
+      errors: [EVENT],
+    });
+  });
+  test('endless short data lines: one error, the buffer stops growing, and the next event is read', () => {
+    const errors: string[] = [];
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e), onError: (err) => errors.push(err.code), maxEventSize: 1000 });
+    parser.feed('event: flood\n');
+    for (let i = 0; i < 10_000; i++) parser.feed('data: 0123456789\n'.repeat(10));
+    parser.feed('\ndata: ok\n\n');
+    assert.deepEqual(errors, [EVENT]);
+    assert.deepEqual(seen, [ev('ok')]);
+  });
+  test('the default is 16 MiB characters; 0 means no limit', () => {
+    // 17 lines of at most 1 MiB each: 16 MiB of data exactly, then one character more.
+    const line = 'x'.repeat(1_048_570);
+    const exact = `${`data: ${line}\n`.repeat(16)}data: ${'y'.repeat(80)}\n\n`;
+    const [event] = parse(exact).events;
+    assert.equal(event!.data.length, 16 * 1_048_576);
+    assert.throws(() => parse(exact.replace('y', 'yy')), tooLarge(16 * 1_048_576));
+    assert.equal(parse(exact.replace('y', 'yy'), { maxEventSize: 0 }).events[0]!.data.length, 16 * 1_048_576 + 1);
+  });
+  test('with 0, an event past the engine\'s longest string is still skipped with that error, not corrupted', (t) => {
+    const line = `data: ${'x'.repeat(2 ** 28)}\n`;
+    try {
+      void (line + line + line);
+      t.skip('this engine holds strings of 3 * 2^28 characters');
+      return;
+    } catch {
+      // V8: at most 2^29 - 24 characters.
+    }
+    const errors: SSEError[] = [];
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e), onError: (err) => errors.push(err), maxLineLength: 0, maxEventSize: 0 });
+    for (let i = 0; i < 3; i++) parser.feed(line);
+    parser.feed('\ndata: ok\n\n');
+    assert.deepEqual(seen, [ev('ok')]);
+    assert.deepEqual(errors.map((e) => e.code), [EVENT]);
+    assert.match(errors[0]!.message, /longest string this JavaScript engine can hold/);
+  });
+  test('with maxLineLength: a line too long for both is reported once, as too long', () => {
+    sameHoweverCut('data: 0123456789\ndata: ok\n\ndata: b\n\n', { maxLineLength: 10, maxEventSize: 5 }, { events: [ev('b')], errors: [LINE] });
+    sameHoweverCut('data: 0123\ndata: 4567\n\ndata: b\n\n', { maxLineLength: 10, maxEventSize: 5 }, { events: [ev('b')], errors: [EVENT] });
+  });
+});
+
+describe('limit errors without onError', () => {
+  test('feed() throws the first one, after it has parsed the whole chunk: nothing after the skipped event is lost', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e), maxEventSize: 4, maxLineLength: 10 });
+    const wire = 'data: a\n\ndata: 0123456789\n\ndata: b\n\ndata: 01234\n\ndata: c\n\ndata: pa';
+    assert.throws(() => parser.feed(wire), tooLong(10));
+    assert.deepEqual(seen, [ev('a'), ev('b'), ev('c')]);
+    // The state is consistent: the incomplete line goes on in the next chunk.
+    parser.feed('rt\n\n');
+    assert.throws(() => parser.feed('data: 567\ndata: 8\n\n'), tooLarge(4));
+    parser.feed('data: d\n\n');
+    assert.deepEqual(seen, [ev('a'), ev('b'), ev('c'), ev('part'), ev('d')]);
+  });
+  test('an incomplete too-long line: thrown by the feed() that exceeded the limit; the rest is dropped quietly', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e), maxLineLength: 10 });
+    parser.feed('data: 1234');
+    assert.throws(() => parser.feed('5678'), tooLong(10));
+    parser.feed('9'.repeat(100));
+    parser.feed('\n\ndata: ok\n\n');
+    assert.deepEqual(seen, [ev('ok')]);
+  });
+  test('parse() throws the first one; with onError it returns everything else', () => {
+    const wire = 'data: a\n\ndata: 0123456789\n\ndata: b\n\n';
+    assert.throws(() => parse(wire, { maxEventSize: 5 }), tooLarge(5));
+    const errors: SSEError[] = [];
+    assert.deepEqual(parse(wire, { maxEventSize: 5, onError: (err) => errors.push(err) }).events, [ev('a'), ev('b')]);
+    assert.deepEqual(errors.map((e) => e.code), [EVENT]);
+  });
+  test('an onError that throws: the error reaches the caller, the parser stays usable', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({
+      onEvent: (e) => seen.push(e),
+      onError: (err) => {
+        throw err;
+      },
+      maxEventSize: 3,
+    });
+    assert.throws(() => parser.feed('data: 1234\n\ndata: lost\n\n'), tooLarge(3));
+    // As with onEvent, the rest of that chunk was not parsed (its blank line
+    // included): the parser is still in the skipped event.
+    parser.feed('data: lost too\n\ndata: ok\n\n');
+    assert.deepEqual(seen, [ev('ok')]);
+  });
+  test('end() and reset() end a skipped event: the next stream starts clean', () => {
+    const seen: ServerSentEvent[] = [];
+    const parser = createParser({ onEvent: (e) => seen.push(e), onError() {}, maxEventSize: 3, maxLineLength: 10 });
+    parser.feed('data: 1234\n');
+    parser.end();
+    parser.feed('data: a\n\n');
+    parser.feed('data: 0123456789');
+    parser.reset();
+    parser.feed('data: b\n\n');
+    assert.deepEqual(seen, [ev('a'), ev('b')]);
   });
 });
 
@@ -490,12 +664,23 @@ describe('option validation at createParser', () => {
     assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 0 }));
     assert.doesNotThrow(create({ onEvent() {}, maxLineLength: 1 }));
   });
+  test('maxEventSize must be a non-negative integer; onError a function', () => {
+    for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+      assert.throws(create({ onEvent() {}, maxEventSize: bad }), invalid(SSERangeError, /maxEventSize must be a non-negative integer \(0 = no limit\)/));
+    }
+    assert.throws(create({ onEvent() {}, maxEventSize: '1' }), invalid(SSETypeError, /maxEventSize/));
+    assert.throws(create({ onEvent() {}, onError: true }), invalid(SSETypeError, /onError must be a function or undefined/));
+    assert.doesNotThrow(create({ onEvent() {}, maxEventSize: 0, onError: undefined }));
+  });
   test('unknown option names are rejected, with the nearest allowed name (typos, not only case)', () => {
     const unknown = (name: string, near: string | undefined) =>
       invalid(SSETypeError, new RegExp(`^createParser: unknown option "${name}"${near ? ` \\(did you mean "${near}"\\?\\)` : ''}; allowed: onEvent, `));
     assert.throws(create({ onEvent() {}, maxLineLenght: 10 }), unknown('maxLineLenght', 'maxLineLength'));
     assert.throws(create({ onEvent() {}, maxlinelength: 10 }), unknown('maxlinelength', 'maxLineLength'));
     assert.throws(create({ onEvent() {}, onComent() {} }), unknown('onComent', 'onComment'));
+    assert.throws(create({ onEvent() {}, maxEventsize: 10 }), unknown('maxEventsize', 'maxEventSize'));
+    assert.throws(create({ onEvent() {}, maxEventSise: 10 }), unknown('maxEventSise', 'maxEventSize'));
+    assert.throws(create({ onEvent() {}, onerror() {} }), unknown('onerror', 'onError'));
     // Named before the missing onEvent is: the typo is the cause.
     assert.throws(create({ onevent() {} }), unknown('onevent', 'onEvent'));
     assert.throws(create({ onEvent() {}, signal: null }), unknown('signal', undefined));
@@ -503,7 +688,14 @@ describe('option validation at createParser', () => {
   });
   test('each option is read exactly once (a getter cannot pass the check, then change)', () => {
     const reads = new Map<string, number>();
-    const values: Record<string, unknown[]> = { onEvent: [() => {}, 'not a function'], onRetry: [undefined, 1], onComment: [undefined, 1], maxLineLength: [5, -1] };
+    const values: Record<string, unknown[]> = {
+      onEvent: [() => {}, 'not a function'],
+      onRetry: [undefined, 1],
+      onComment: [undefined, 1],
+      onError: [undefined, 1],
+      maxLineLength: [5, -1],
+      maxEventSize: [100, -1],
+    };
     const options = {};
     for (const [name, sequence] of Object.entries(values)) {
       Object.defineProperty(options, name, {
@@ -516,7 +708,7 @@ describe('option validation at createParser', () => {
       });
     }
     const parser = createParser(options as ParserOptions);
-    assert.deepEqual(Object.fromEntries(reads), { onEvent: 1, onRetry: 1, onComment: 1, maxLineLength: 1 });
+    assert.deepEqual(Object.fromEntries(reads), { onEvent: 1, onRetry: 1, onComment: 1, onError: 1, maxLineLength: 1, maxEventSize: 1 });
     // The limit is the value read once (5), not a later one.
     assert.throws(() => parser.feed('data: 1234567\n\n'));
   });
@@ -529,6 +721,7 @@ describe('option validation at parse()', () => {
     assert.throws(() => parse('', { onEvent() {} } as never), check(/^parse: unknown option "onEvent"; allowed: /));
     assert.throws(() => parse('', null as never), check(/^parse: options must be an object/));
     assert.throws(() => parse('', { maxLineLength: '1' } as never), check(/^parse: maxLineLength/));
+    assert.throws(() => parse('', { maxEventsize: 1 } as never), check(/^parse: unknown option "maxEventsize" \(did you mean "maxEventSize"\?\); allowed: onError, maxLineLength, maxEventSize$/));
     assert.deepEqual(parse('data: a\n\n', undefined).events, [ev('a')]);
     assert.deepEqual(parse('data: a\n\n', {}).events, [ev('a')]);
   });
