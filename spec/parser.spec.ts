@@ -276,6 +276,24 @@ describe('fields', () => {
   });
 });
 
+describe('multi-line data: a run of data lines, however it is cut', () => {
+  test('joined with LF; a field or comment inside the run, or a line without colon, is read in order', () => {
+    sameHoweverCut('data: a\ndata: b\ndata: c\n\n', {}, { events: [ev('a\nb\nc')] });
+    sameHoweverCut('data: a\ndata: b\nid: 7\ndata: c\n\n', {}, { events: [ev('a\nb\nc', 'message', '7')], lastEventId: '7' });
+    sameHoweverCut('data: a\ndata: b\n: note\ndata\ndata:c\n\n', {}, { events: [ev('a\nb\n\nc')], comments: ['note'] });
+    sameHoweverCut('event: t\ndata: a\ndata: b\nevent: u\n\n', {}, { events: [ev('a\nb', 'u')] });
+    sameHoweverCut('data: a\ndata: b\r\ndata: c\rdata: d\n\n', {}, { events: [ev('a\nb\nc\nd')] });
+  });
+  test('a line of the run too long, or the run too large: the event is skipped whole, once', () => {
+    const wire = 'data: a\ndata: b\ndata: 0123456789X\ndata: c\n\ndata: ok\n\n';
+    sameHoweverCut(wire, { maxLineLength: 16 }, { events: [ev('ok')], errors: [LINE] });
+    sameHoweverCut('data: abc\ndata: def\ndata: ghi\n\ndata: ok\n\n', { maxEventSize: 9 }, { events: [ev('ok')], errors: [EVENT] });
+    sameHoweverCut('data: abc\ndata: def\ndata: gh\n\n', { maxEventSize: 10 }, { events: [ev('abc\ndef\ngh')] });
+    sameHoweverCut('event: tt\ndata: abc\ndata: def\n\n', { maxEventSize: 9 }, { events: [ev('abc\ndef', 'tt')] });
+    sameHoweverCut('event: ttt\ndata: abc\ndata: def\n\ndata: ok\n\n', { maxEventSize: 9 }, { events: [ev('ok')], errors: [EVENT] });
+  });
+});
+
 describe('event type', () => {
   test('defaults to message, is set by event, and is reset after each dispatch', () => {
     assert.deepEqual(events('data: a\n\nevent: t\ndata: b\n\ndata: c\n\n'), [ev('a'), ev('b', 't'), ev('c')]);
