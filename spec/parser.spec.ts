@@ -745,6 +745,51 @@ describe('option validation at parse()', () => {
   });
 });
 
+describe('against a line-by-line reference on random streams', () => {
+  // The spec's steps written plainly (split into lines, then fields), with none of
+  // the reader's shortcuts: any difference is a bug in a shortcut.
+  function reference(text: string): Result {
+    const out: Result = { events: [], comments: [], retries: [], lastEventId: '', errors: [] };
+    const lines = text.split(/\r\n|\r|\n/);
+    lines.pop(); // an unterminated last line is not a line
+    let data: string[] = [];
+    let type = '';
+    let idBuffer = '';
+    for (const line of lines) {
+      if (line === '') {
+        out.lastEventId = idBuffer;
+        if (data.length > 0) out.events.push({ type: type || 'message', data: data.join('\n'), lastEventId: idBuffer });
+        data = [];
+        type = '';
+        continue;
+      }
+      const colon = line.indexOf(':');
+      const name = colon === -1 ? line : line.slice(0, colon);
+      let value = colon === -1 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (colon === 0) out.comments.push(value);
+      else if (name === 'data') data.push(value);
+      else if (name === 'event') type = value;
+      else if (name === 'id' && !value.includes('\0')) idBuffer = value;
+      else if (name === 'retry' && /^[0-9]+$/.test(value)) out.retries.push(Number(value));
+    }
+    return out;
+  }
+  const PIECES = ['data:', 'data: ', 'data', 'dat', 'event: ', 'event:', 'id: ', 'id:', ': c', 'retry: 9', 'x', 'tick', ' ', '\0', 'é', '😀', '\n', '\n', '\n', '\n\n', '\r', '\r\n'];
+  test('same events, comments, retries and lastEventId, whole and at random splits', () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const rng = mulberry32(seed);
+      let text = '';
+      const length = 1 + Math.floor(rng() * 60);
+      for (let i = 0; i < length; i++) text += PIECES[Math.floor(rng() * PIECES.length)]!;
+      const expected = reference(text);
+      assert.deepEqual(run([text]), expected, `seed ${seed}, whole: ${JSON.stringify(text)}`);
+      assert.deepEqual(run(splitAt(text, randomPoints(text.length, rng))), expected, `seed ${seed}, split: ${JSON.stringify(text)}`);
+      assert.deepEqual(run(text.split('')), expected, `seed ${seed}, char by char: ${JSON.stringify(text)}`);
+    }
+  });
+});
+
 describe('portability', () => {
   // Imports are followed from lib/parser.ts; comments are dropped before looking.
   function reachable(file: string, seen = new Map<string, string>()): Map<string, string> {
