@@ -212,7 +212,7 @@ export class Interpreter {
         }
       }
     }
-    // Drop the references so the chunk can be collected.
+    // Drop the reference so the chunk can be collected.
     this.colonIn = '';
     return pos;
   }
