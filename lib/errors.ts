@@ -50,7 +50,11 @@ const MESSAGES = {
     `${where}: expected an event stream (an SSEStream, or a stream made by sseResponse()); got ${describe(got)}`,
   ERR_SSE_ALREADY_PIPED: () => 'pipe(): the stream is already piped to a destination; an event stream has one client',
   ERR_SSE_LINE_TOO_LONG: (limit: number) =>
-    `event stream line longer than maxLineLength (${limit} characters); raise the maxLineLength option, or set it to 0 for no limit`,
+    `event stream line longer than maxLineLength (${limit} characters): the event was skipped, up to its blank line; raise maxLineLength, or set it to 0 for no limit`,
+  ERR_SSE_EVENT_TOO_LARGE: (limit: number) =>
+    limit !== 0
+      ? `event larger than maxEventSize (${limit} characters of data and type): the event was skipped, up to its blank line; raise maxEventSize, or set it to 0 for no limit`
+      : 'event larger than the longest string this JavaScript engine can hold: the event was skipped, up to its blank line',
   ERR_SSE_STREAM_CLOSED: (what: string) => `${what} after the stream was ended or destroyed: the message was not sent`,
   ERR_SSE_CLIENT_CLOSED: (detail?: string) =>
     detail === undefined ? 'the client closed the connection' : `the connection to the client failed: ${detail}`,
@@ -87,8 +91,10 @@ export const ErrorCode = {
   INVALID_STREAM: 'ERR_SSE_INVALID_STREAM',
   /** `pipe()` called a second time: an event stream has one destination. */
   ALREADY_PIPED: 'ERR_SSE_ALREADY_PIPED',
-  /** The parser met a line longer than `maxLineLength`. */
+  /** The parser met a line longer than `maxLineLength`; it skipped the event that line was in. */
   LINE_TOO_LONG: 'ERR_SSE_LINE_TOO_LONG',
+  /** The parser met an event larger than `maxEventSize`; it skipped that event. */
+  EVENT_TOO_LARGE: 'ERR_SSE_EVENT_TOO_LARGE',
   /** `write()` after `end()` or `destroy()`: the message was not sent. */
   STREAM_CLOSED: 'ERR_SSE_STREAM_CLOSED',
   /** Disconnect reason: the client closed the connection (or it broke). */

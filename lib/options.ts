@@ -4,7 +4,7 @@
  * be used with another), checked at the call that passed it, and the resolved
  * values are what the rest of the library uses. Neutral: no `node:` import.
  */
-import { MAX_TIMER_MS, rangeError, typeError } from './errors.js';
+import { MAX_TIMER_MS, rangeError, typeError, type SSEError } from './errors.js';
 import { suggest } from './suggest.js';
 import { isValidId } from './format.js';
 import { ENCODINGS, type Encoding } from './encoding.js';
@@ -22,8 +22,8 @@ export type Resolved<R extends Rules> = { readonly [K in keyof R]: ReturnType<R[
  */
 export function readOptions<R extends Rules>(where: string, input: unknown, rules: R, prefix = ''): Resolved<R> {
   const names = Object.keys(rules);
-  if (input === undefined || input === null) input = {};
-  else if (typeof input !== 'object' || Array.isArray(input)) {
+  if (input === undefined) input = {};
+  else if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw typeError('ERR_SSE_INVALID_OPTION', where, `options must be an object with any of ${names.join(', ')}`, input);
   }
   const given = input as Record<string, unknown>;
@@ -62,6 +62,14 @@ export function int(min: number, max: number, unit: string, fallback?: number): 
 export function fn<F extends (...args: any[]) => unknown>(signature: string): Rule<F | undefined> {
   return (value, where, name) => {
     if (value === undefined || typeof value === 'function') return value as F | undefined;
+    throw typeError('ERR_SSE_INVALID_OPTION', where, `${name} must be a function ${signature} or undefined`, value);
+  };
+}
+
+/** A function that must be given. */
+export function requiredFn<F extends (...args: any[]) => unknown>(signature: string): Rule<F> {
+  return (value, where, name) => {
+    if (typeof value === 'function') return value as F;
     throw typeError('ERR_SSE_INVALID_OPTION', where, `${name} must be a function ${signature}`, value);
   };
 }
@@ -241,6 +249,21 @@ export const CHANNEL_RULES = {
 export const ADD_RULES = {
   filter: fn<(event: PreparedEvent) => boolean>('(event) => boolean'),
   lastEventId: text('a string without CR, LF or U+0000', isValidId),
+};
+
+/** `parse()` and `SSEParser`: the reader's bounds (see `ParseOptions`). */
+export const PARSE_RULES = {
+  onError: fn<(error: SSEError) => void>('(error) => void'),
+  maxLineLength: int(0, Number.MAX_SAFE_INTEGER, 'UTF-16 code units', 1_048_576),
+  maxEventSize: int(0, Number.MAX_SAFE_INTEGER, 'UTF-16 code units of data and type', 16_777_216),
+};
+
+/** `createParser()`: the callbacks and the bounds (see `ParserOptions`). */
+export const PARSER_RULES = {
+  onEvent: requiredFn<(event: unknown) => void>('(event) => void'),
+  onRetry: fn<(ms: number) => void>('(ms) => void'),
+  onComment: fn<(text: string) => void>('(text) => void'),
+  ...PARSE_RULES,
 };
 
 /** `new MemoryHistory(options)`: see `MemoryHistoryOptions`. */

@@ -252,16 +252,6 @@ export interface RequestLike {
   socket?: unknown;
 }
 
-/** One event as a client sees it (the fields of the browser's `MessageEvent`). */
-export interface ServerSentEvent {
-  /** The event type: the `event` field, or `'message'`. */
-  type: string;
-  /** The data lines joined with LF. */
-  data: string;
-  /** The last event id seen on the stream so far (persists across events). */
-  lastEventId: string;
-}
-
 /**
  * What a `Channel` can hold: an event stream of any transport (`SSEStream` on
  * Node, the stream `sseResponse()` hands over on fetch-style runtimes).
@@ -283,3 +273,6 @@ export interface EventStreamLike {
   on(event: 'disconnect' | 'close', listener: (...args: any[]) => void): unknown;
   removeListener(event: 'disconnect' | 'close', listener: (...args: any[]) => void): unknown;
 }
+
+// Defined beside the reader (parser.ts).
+export type { ServerSentEvent } from './parser.js';
