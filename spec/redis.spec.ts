@@ -8,6 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Channel } from '../lib/channel.ts';
 import { ErrorCode, type SSEError } from '../lib/errors.ts';
 import { RedisBroker, SCRIPT, SCRIPT_SHA } from '../lib/redis.ts';
@@ -65,6 +67,16 @@ function increasing(list: string[]): boolean {
 }
 
 describe('RedisBroker: pieces', () => {
+  test('neutral: the broker and the seam import no node: module and no Redis client', () => {
+    for (const file of ['channel.ts', 'topic.ts', 'redis.ts', 'redis-client.ts', 'redis-topic.ts']) {
+      const source = readFileSync(join(__dirname, '..', 'lib', file), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      const imports = [...source.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
+      assert.deepEqual(imports.filter((i) => !i.startsWith('./')), [], `${file} imports only its siblings`);
+      assert.doesNotMatch(source, /\b(?:require|import)\(/, `${file} loads nothing at run time`);
+      assert.doesNotMatch(source, /\bBuffer\b|\bprocess\./, `${file} uses no Node global`);
+    }
+  });
+
   test('the script runs by the SHA-1 the broker sends with EVALSHA', () => {
     assert.equal(createHash('sha1').update(SCRIPT).digest('hex'), SCRIPT_SHA);
   });
