@@ -185,8 +185,8 @@ serveParent(
     async teardown() {
       channel?.destroy();
       await broker?.close();
-      await subscriber?.quit().catch(() => undefined);
-      await client?.quit().catch(() => undefined);
+      await subscriber?.close().catch(() => undefined);
+      await client?.close().catch(() => undefined);
     },
   },
   () => undefined,
