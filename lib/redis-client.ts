@@ -14,7 +14,8 @@ export interface Commands {
 
 /** A connection the broker opened itself (a duplicate of the user's), closed by it. */
 export interface OwnConnection extends Commands {
-  close(): void;
+  /** Close it now (what it had pending is rejected); resolves once its socket is gone (at most a second later). */
+  close(): Promise<void>;
 }
 
 /** node-redis v4-v6: `sendCommand([...])`, `duplicate()` then `connect()`, `destroy()` (v5+) or `disconnect()` (v4). */
@@ -22,7 +23,8 @@ interface NodeRedisLike {
   sendCommand(args: string[]): Promise<unknown>;
   duplicate(): NodeRedisLike;
   connect(): Promise<unknown>;
-  on(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: 'error' | 'end', listener: (err: unknown) => void): unknown;
+  readonly isOpen: boolean;
   destroy?(): unknown;
   disconnect?(): unknown;
 }
@@ -31,7 +33,8 @@ interface NodeRedisLike {
 interface IoRedisLike {
   call(command: string, ...args: string[]): Promise<unknown>;
   duplicate(): IoRedisLike;
-  on(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: 'error' | 'end', listener: (err: unknown) => void): unknown;
+  readonly status: string;
   disconnect(): unknown;
 }
 
@@ -66,20 +69,39 @@ export function duplicate(client: unknown, kind: ClientKind, onError: (err: unkn
   if (kind === 'ioredis') {
     const d = (client as IoRedisLike).duplicate();
     d.on('error', onError);
+    const ended = endOf(d);
+    const close = (): Promise<void> => {
+      if (d.status !== 'end') d.disconnect();
+      return bounded(ended);
+    };
     // Commands wait in its offline queue until it is connected.
-    return { connection: { send: (args) => d.call(args[0], ...args.slice(1)), close: () => void d.disconnect() }, ready: Promise.resolve() };
+    return { connection: { send: (args) => d.call(args[0], ...args.slice(1)), close }, ready: Promise.resolve() };
   }
   const d = (client as NodeRedisLike).duplicate();
   d.on('error', onError);
-  const close = (): void => {
+  const ended = endOf(d);
+  const close = (): Promise<void> => {
+    const open = d.isOpen;
     try {
       const done = typeof d.destroy === 'function' ? d.destroy() : d.disconnect?.();
       (done as Promise<unknown> | undefined)?.then?.(undefined, () => undefined);
     } catch {
       // Already closed.
     }
+    return open ? bounded(ended) : Promise.resolve();
   };
   return { connection: { send: (args) => d.sendCommand(args as string[]), close }, ready: d.connect().then(() => undefined) };
+}
+
+/** Resolves when the client says its connection ended ('end': both families). */
+function endOf(d: { on(event: 'end', listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => d.on('end', () => resolve()));
+}
+
+/** `ended`, or a second later: a close never hangs. */
+function bounded(ended: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]).then(() => clearTimeout(timer));
 }
 
 const decoder = new TextDecoder();

@@ -83,6 +83,9 @@ export class RedisBroker implements Broker {
   private readonly pauses = new Set<{ timer: ReturnType<typeof setTimeout>; resolve(ran: boolean): void }>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly deadlines: Deadlines;
+  /** Settles when close() begins: whatever the loop awaits, it stops waiting then. */
+  private readonly stopped: Promise<void>;
+  private stop!: () => void;
 
   constructor(client: unknown, options?: RedisBrokerOptions) {
     const kind = clientKind(client);
@@ -100,6 +103,7 @@ export class RedisBroker implements Broker {
     this.tail = o.tail;
     this.timeout = o.timeout;
     this.deadlines = new Deadlines(o.timeout);
+    this.stopped = new Promise<void>((resolve) => (this.stop = resolve));
     const broker = this;
     this.host = {
       command: (args) => this.command(args),
@@ -141,6 +145,7 @@ export class RedisBroker implements Broker {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.stop();
     for (const topic of this.topics.values()) topic.shutdown();
     this.topics.clear();
     for (const p of this.pauses) {
@@ -149,9 +154,10 @@ export class RedisBroker implements Broker {
     }
     this.pauses.clear();
     this.idle?.();
-    this.reader?.close(); // rejects the XREAD in flight
+    const closed = this.reader?.close(); // rejects the XREAD in flight
     this.reader = null;
     await this.loop;
+    await closed;
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
     this.deadlines.clear();
   }
@@ -243,17 +249,22 @@ export class RedisBroker implements Broker {
         if (reader === null) {
           const { connection, ready } = duplicate(this.client, this.kind, () => undefined);
           this.reader = reader = connection;
-          await ready;
+          ready.catch(() => undefined); // awaited below; handled even if close() stops the wait
+          await Promise.race([ready, this.stopped]);
           if (this.closed) break;
         }
         const clientId = reader.send(['CLIENT', 'ID']);
         clientId.catch(() => undefined);
         const reply = reader.send(['XREAD', 'COUNT', String(READ_COUNT), 'BLOCK', String(BLOCK_MS), 'STREAMS', ...keys, ...ids]);
+        reply.catch(() => undefined);
         const blocked = { keys: new Set(keys), clientId };
         this.blocked = blocked;
         let streams;
         try {
-          streams = streamsOf(await reply);
+          // Closing the reader rejects the XREAD; a client that kept it queued would not: stop waiting anyway.
+          const answer = await Promise.race([reply, this.stopped]);
+          if (this.closed) break;
+          streams = streamsOf(answer);
         } finally {
           if (this.blocked === blocked) this.blocked = null;
         }
@@ -267,7 +278,7 @@ export class RedisBroker implements Broker {
         // Redis away: the reader reconnects by itself; resume from each position (nothing lost).
         failures++;
         if (failures >= 8 && this.reader !== null) {
-          this.reader.close();
+          void this.reader.close();
           this.reader = null;
         }
         await this.pause(Math.min(1000, 25 * 2 ** failures));
