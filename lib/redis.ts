@@ -81,11 +81,12 @@ export class RedisBroker implements Broker {
   /** The XREAD in flight: its channels, and the reader's CLIENT ID sent with it. */
   private blocked: { keys: Set<string>; clientId: Promise<unknown> } | null = null;
   private readonly pauses = new Set<{ timer: ReturnType<typeof setTimeout>; resolve(ran: boolean): void }>();
-  private readonly inflight = new Set<Promise<void>>();
+  /** Commands on the user's client not yet settled (or expired), and who waits for none to be. */
+  private pending = 0;
+  private drained: Array<() => void> = [];
   private readonly deadlines: Deadlines;
-  /** Settles when close() begins: whatever the loop awaits, it stops waiting then. */
-  private readonly stopped: Promise<void>;
-  private stop!: () => void;
+  /** Set while the loop awaits: close() calls it, so that the loop stops waiting whatever its client does. */
+  private interrupt: (() => void) | null = null;
 
   constructor(client: unknown, options?: RedisBrokerOptions) {
     const kind = clientKind(client);
@@ -103,7 +104,6 @@ export class RedisBroker implements Broker {
     this.tail = o.tail;
     this.timeout = o.timeout;
     this.deadlines = new Deadlines(o.timeout);
-    this.stopped = new Promise<void>((resolve) => (this.stop = resolve));
     const broker = this;
     this.host = {
       command: (args) => this.command(args),
@@ -145,7 +145,7 @@ export class RedisBroker implements Broker {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    this.stop();
+    this.interrupt?.();
     for (const topic of this.topics.values()) topic.shutdown();
     this.topics.clear();
     for (const p of this.pauses) {
@@ -158,7 +158,7 @@ export class RedisBroker implements Broker {
     this.reader = null;
     await this.loop;
     await closed;
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    if (this.pending > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
     this.deadlines.clear();
   }
 
@@ -169,27 +169,35 @@ export class RedisBroker implements Broker {
   }
 
   private bounded<T>(command: Promise<T>, late: string): Promise<T> {
-    let entry: Deadline;
-    const result = new Promise<T>((resolve, reject) => {
-      entry = this.deadlines.add(() => reject(new Error(late)));
+    this.pending++;
+    return new Promise<T>((resolve, reject) => {
+      // Whichever comes first settles; the deadline's entry is then dead (expire = null).
+      const entry = this.deadlines.add(() => {
+        this.settled();
+        reject(new Error(late));
+      });
       command.then(
         (value) => {
+          if (entry.expire === null) return;
           entry.expire = null;
+          this.settled();
           resolve(value);
         },
         (err: unknown) => {
+          if (entry.expire === null) return;
           entry.expire = null;
+          this.settled();
           reject(err);
         },
       );
     });
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inflight.add(settled);
-    void settled.then(() => this.inflight.delete(settled));
-    return result;
+  }
+
+  private settled(): void {
+    if (--this.pending > 0 || this.drained.length === 0) return;
+    const drained = this.drained;
+    this.drained = [];
+    for (const resolve of drained) resolve();
   }
 
   private store(topic: RedisTopic, event: PreparedEvent): Promise<string> {
@@ -249,8 +257,7 @@ export class RedisBroker implements Broker {
         if (reader === null) {
           const { connection, ready } = duplicate(this.client, this.kind, () => undefined);
           this.reader = reader = connection;
-          ready.catch(() => undefined); // awaited below; handled even if close() stops the wait
-          await Promise.race([ready, this.stopped]);
+          await this.unlessClosed(ready);
           if (this.closed) break;
         }
         const clientId = reader.send(['CLIENT', 'ID']);
@@ -262,7 +269,7 @@ export class RedisBroker implements Broker {
         let streams;
         try {
           // Closing the reader rejects the XREAD; a client that kept it queued would not: stop waiting anyway.
-          const answer = await Promise.race([reply, this.stopped]);
+          const answer = await this.unlessClosed(reply);
           if (this.closed) break;
           streams = streamsOf(answer);
         } finally {
@@ -284,6 +291,15 @@ export class RedisBroker implements Broker {
         await this.pause(Math.min(1000, 25 * 2 ** failures));
       }
     }
+  }
+
+  /** `command`'s answer, or undefined as soon as close() begins. */
+  private unlessClosed<T>(command: Promise<T>): Promise<T | undefined> {
+    command.catch(() => undefined); // handled even when close() stops the wait
+    return new Promise<T | undefined>((resolve, reject) => {
+      this.interrupt = () => resolve(undefined);
+      command.then(resolve, reject);
+    }).finally(() => (this.interrupt = null));
   }
 
   private pause(ms: number): Promise<boolean> {

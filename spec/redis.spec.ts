@@ -116,6 +116,22 @@ describe('RedisBroker: pieces', () => {
   });
 });
 
+test('Channel.write() with a broker: false while 1,024 publishes are unconfirmed, then drain; callbacks get the ids stored', async () => {
+  let n = 0;
+  const client = { duplicate() {}, on() {}, connect: async () => {}, sendCommand: async (args: string[]) => (args[0] === 'EVALSHA' ? `${++n}-0` : null) };
+  const broker = new RedisBroker(client);
+  const channel = new Channel({ name: 'drain', broker });
+  const results: boolean[] = [];
+  let called = 0;
+  for (let i = 0; i < 1030; i++) results.push(channel.write({ data: i }, (err) => void (err ? assert.fail(err) : called++)));
+  assert.equal(results.indexOf(false), 1023);
+  await new Promise((resolve) => channel.once('drain', resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(called, 1030);
+  assert.equal(n, 1030);
+  await broker.close();
+});
+
 describe('RedisBroker against redis-server', skip, () => {
   before(async () => {
     redis = await startRedis();
@@ -436,6 +452,13 @@ describe('RedisBroker when Redis goes away', skip, () => {
       const emitted = new Promise<SSEError>((resolve) => channel.once('error', resolve));
       channel.write('no callback');
       assert.equal((await emitted).code, ErrorCode.PUBLISH_FAILED);
+      // A replay Redis cannot answer ends that stream (its client retries), rather than guess.
+      const left = new Promise<SSEError | undefined>((resolve) => channel.once('leave', (_s, reason) => resolve(reason)));
+      const resuming = sub(s.ids()[0]);
+      channel.add(resuming.stream);
+      assert.equal((await left)?.code, ErrorCode.REPLAY_FAILED);
+      await resuming.ended;
+      assert.deepEqual(resuming.events, []);
       await server.start();
       const id = await within(
         (async () => {

@@ -134,7 +134,10 @@ function ioRedis(Ctor: any) {
       client,
       send: (...args) => client.call(args[0], ...args.slice(1)),
       async close() {
+        if (client.status === 'end') return;
+        const ended = new Promise((resolve) => client.once('end', resolve));
         client.disconnect();
+        await within(ended, 5000, 'the client to disconnect');
       },
     };
   };
