@@ -22,7 +22,7 @@ import { Emitter } from './emitter.js';
 import { caused, stateError, typeError, type SSEError } from './errors.js';
 import { dispatches, fromFrame, isPrepared, prepare } from './format.js';
 import { MemoryHistory } from './history.js';
-import { LocalTopic } from './topic.js';
+import { LocalTopic, Unconfirmed } from './topic.js';
 import { ADD_RULES, CHANNEL_RULES, endArguments, readOptions } from './options.js';
 import type {
   AddOptions,
@@ -73,10 +73,8 @@ export class Channel extends Emitter {
   private readonly subs = new Map<EventStreamLike, Subscriber>();
   /** Where events get ids, order and replay; undefined without history (events go out live). */
   private readonly topic: BrokerTopic | undefined;
-  /** Publishes to a broker not yet confirmed; `end()` waits for them. */
-  private pending = 0;
-  private needDrain = false;
-  private idle: Array<() => void> = [];
+  /** Publishes to a broker not yet confirmed: `end()` waits for them, `write()` reports backpressure. */
+  private readonly unconfirmed = new Unconfirmed(() => this.emit('drain'));
   private readonly replayTimeout: number;
   private ended = false;
   private finished = false;
@@ -239,13 +237,11 @@ export class Channel extends Emitter {
     const result = this.post(event);
     if (isThenable(result)) {
       // Callbacks and listeners run outside the promise chain: what they throw is theirs, not an unhandled rejection.
-      this.track(result).then(
+      this.unconfirmed.track(result).then(
         () => cb !== undefined && queueMicrotask(() => cb!(null)),
         (err: unknown) => queueMicrotask(() => (cb === undefined ? this.report(err) : cb(err as Error))),
       );
-      if (this.pending < MAX_PENDING) return true;
-      this.needDrain = true;
-      return false;
+      return this.unconfirmed.below(MAX_PENDING);
     }
     if (cb !== undefined) {
       const done = cb;
@@ -264,7 +260,7 @@ export class Channel extends Emitter {
   publish(message: SSEInput | PreparedEvent): Promise<string | undefined> {
     if (this.ended) return Promise.reject(stateError('ERR_SSE_STREAM_CLOSED', 'Channel.publish()'));
     const result = this.post(this.event(message));
-    return isThenable(result) ? this.track(result) : Promise.resolve(result);
+    return isThenable(result) ? this.unconfirmed.track(result) : Promise.resolve(result);
   }
 
   /** Broadcast `message` (if given), then end every subscriber and the channel. */
@@ -281,7 +277,7 @@ export class Channel extends Emitter {
     this.ended = true;
     if (this.broker !== undefined) {
       // What was published must reach the subscribers (through the broker) before they end.
-      void this.whenIdle()
+      void this.unconfirmed.none()
         .then(() => this.topic!.close())
         .catch(() => undefined)
         .then(() => {
@@ -388,35 +384,6 @@ export class Channel extends Emitter {
       return event.id;
     }
     return topic.publish(event);
-  }
-
-  /** Count a broker's publish until it settles (for end() and 'drain'); the returned promise is the caller's to handle. */
-  private track(result: PromiseLike<string>): Promise<string> {
-    this.pending++;
-    const settled = (): void => {
-      if (--this.pending > 0) return;
-      const idle = this.idle;
-      this.idle = [];
-      for (const resolve of idle) resolve();
-      if (this.needDrain) {
-        this.needDrain = false;
-        this.emit('drain');
-      }
-    };
-    return Promise.resolve(result).then(
-      (id) => {
-        settled();
-        return id;
-      },
-      (err: unknown) => {
-        settled();
-        throw err;
-      },
-    );
-  }
-
-  private whenIdle(): Promise<void> {
-    return this.pending === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
   /**

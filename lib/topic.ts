@@ -1,5 +1,6 @@
 /**
- * The in-process side of the broker seam: ids, order and replay from a
+ * The in-process side of the broker seam, and the count of a channel's
+ * unconfirmed publishes to a broker. The in-process side: ids, order and replay from a
  * `HistoryStore` in this process (`MemoryHistory`, or the user's own, whose
  * synchronous `nextId()`/`append()` keep working unchanged). Synchronous:
  * `publish()` stores the event and delivers it before it returns, so a channel
@@ -29,4 +30,55 @@ export class LocalTopic implements BrokerTopic {
   watch(): void {}
 
   close(): void {}
+}
+
+/**
+ * A channel's publishes to a broker that are not confirmed yet: counted so
+ * that `end()` can wait for them and `write()` can say when to slow down.
+ */
+export class Unconfirmed {
+  private count = 0;
+  private full = false;
+  private waiting: Array<() => void> = [];
+
+  /** `drained` runs when the count falls to zero after `below()` said false. */
+  constructor(private readonly drained: () => void) {}
+
+  /** Count `result` until it settles; the returned promise is the caller's to handle. */
+  track(result: PromiseLike<string>): Promise<string> {
+    this.count++;
+    return Promise.resolve(result).then(
+      (id) => {
+        this.settled();
+        return id;
+      },
+      (err: unknown) => {
+        this.settled();
+        throw err;
+      },
+    );
+  }
+
+  /** Whether fewer than `limit` are pending; if not, `drained` runs once they all settled. */
+  below(limit: number): boolean {
+    if (this.count < limit) return true;
+    this.full = true;
+    return false;
+  }
+
+  /** Resolves once none is pending. */
+  none(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private settled(): void {
+    if (--this.count > 0) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
+    if (this.full) {
+      this.full = false;
+      this.drained();
+    }
+  }
 }
