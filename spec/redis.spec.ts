@@ -118,7 +118,13 @@ describe('RedisBroker: pieces', () => {
 
 test('Channel.write() with a broker: false while 1,024 publishes are unconfirmed, then drain; callbacks get the ids stored', async () => {
   let n = 0;
-  const client = { duplicate() {}, on() {}, connect: async () => {}, sendCommand: async (args: string[]) => (args[0] === 'EVALSHA' ? `${++n}-0` : null) };
+  // EVALSHA sha 1 key maxLen maxAge, then frame and flag per event: an id per event.
+  const client = {
+    duplicate() {},
+    on() {},
+    connect: async () => {},
+    sendCommand: async (args: string[]) => (args[0] === 'EVALSHA' ? Array.from({ length: (args.length - 6) / 2 }, () => `${++n}-0`) : null),
+  };
   const broker = new RedisBroker(client);
   const channel = new Channel({ name: 'drain', broker });
   const results: boolean[] = [];
