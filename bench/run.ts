@@ -12,6 +12,7 @@ import { fanoutBench } from './fanout.bench.ts';
 import { intervalsBench } from './intervals.bench.ts';
 import { memoryBench } from './memory.bench.ts';
 import { parserBench } from './parser.bench.ts';
+import { redisBench } from './redis.bench.ts';
 import { serializerBench } from './serializer.bench.ts';
 import { throughputBench } from './throughput.bench.ts';
 
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
   } finally {
     await client.close();
   }
+  if (wanted('redis')) await redisBench(report);
 
   const elapsed = (performance.now() - t0) / 1000;
   report.printTargets();

@@ -12,14 +12,23 @@
  *   id X". `since()` may be async; live events that arrive meanwhile are queued
  *   per subscriber and sent after the replay, minus those the replay already
  *   covered (as Mercure does), so nothing is lost, repeated or reordered.
+ * - Both go through the broker seam (`BrokerTopic`): publish -> id, stored events
+ *   come back through a feed in the broker's order, replay since an id, a gap
+ *   signal. The in-process history (`LocalTopic`) delivers inside `publish()`,
+ *   so a channel without a broker behaves as it always did; a broker (Redis)
+ *   delivers later, to every instance alike.
  */
 import { Emitter } from './emitter.js';
 import { caused, stateError, typeError, type SSEError } from './errors.js';
-import { dispatches, fromFrame, isPrepared, prepare, withId } from './format.js';
+import { dispatches, fromFrame, isPrepared, prepare } from './format.js';
 import { MemoryHistory } from './history.js';
+import { LocalTopic, Unconfirmed } from './topic.js';
 import { ADD_RULES, CHANNEL_RULES, endArguments, readOptions } from './options.js';
 import type {
   AddOptions,
+  Broker,
+  BrokerFeed,
+  BrokerTopic,
   ChannelOptions,
   EventStreamLike,
   HistoryResult,
@@ -43,6 +52,9 @@ interface Subscriber {
 type WriteCallback = (error?: Error | null) => void;
 type Done = () => void;
 
+/** With a broker, write() returns false (and 'drain' follows) while this many publishes are unconfirmed. */
+const MAX_PENDING = 1024;
+
 /**
  * Broadcast to many event streams. Writable-shaped: `write(message)` sends to
  * every subscriber (an event source can be piped in, or fed with `pipeline()`);
@@ -51,10 +63,18 @@ type Done = () => void;
  * start right after the client's last event id.
  */
 export class Channel extends Emitter {
-  /** The history, or undefined when it is off. */
+  /** The history, or undefined when it is off (or kept by a broker). */
   readonly store: HistoryStore | undefined;
+  /** The broker sharing this channel across instances, or undefined. */
+  readonly broker: Broker | undefined;
+  /** The `name` option (with a broker, which of its topics this channel is). */
+  readonly name: string | undefined;
 
   private readonly subs = new Map<EventStreamLike, Subscriber>();
+  /** Where events get ids, order and replay; undefined without history (events go out live). */
+  private readonly topic: BrokerTopic | undefined;
+  /** Publishes to a broker not yet confirmed: `end()` waits for them, `write()` reports backpressure. */
+  private readonly unconfirmed = new Unconfirmed(() => this.emit('drain'));
   private readonly replayTimeout: number;
   private ended = false;
   private finished = false;
@@ -75,8 +95,31 @@ export class Channel extends Emitter {
     if (o.store !== undefined && (o.history > 0 || o.historyMaxAge > 0)) {
       throw typeError('ERR_SSE_INVALID_OPTION', 'Channel', 'give either store or history/historyMaxAge, not both (size your store itself)');
     }
+    if (o.broker !== undefined && (o.store !== undefined || o.history > 0 || o.historyMaxAge > 0)) {
+      throw typeError('ERR_SSE_INVALID_OPTION', 'Channel', 'give either broker or store/history/historyMaxAge, not both (the broker keeps the history)');
+    }
+    if (o.broker !== undefined && o.name === undefined) {
+      throw typeError('ERR_SSE_INVALID_OPTION', 'Channel', 'a channel with a broker needs a name (which of its topics it is)');
+    }
     this.store = o.store ?? (o.history > 0 ? new MemoryHistory({ limit: o.history, maxAge: o.historyMaxAge }) : undefined);
+    this.broker = o.broker;
+    this.name = o.name;
     this.replayTimeout = o.replayTimeout;
+    const feed: BrokerFeed = {
+      // A broker delivers from its own loop: a listener that throws there is reported, not thrown into the broker.
+      deliver:
+        o.broker === undefined
+          ? (event) => this.broadcast(event)
+          : (event) => {
+              try {
+                this.broadcast(event);
+              } catch (err) {
+                this.report(err);
+              }
+            },
+      gap: (error) => this.lost(error),
+    };
+    this.topic = o.broker !== undefined ? o.broker.topic(o.name!, feed) : this.store !== undefined ? new LocalTopic(this.store, feed) : undefined;
     const channel = this;
     this.onDisconnect = function (this: EventStreamLike, reason: SSEError) {
       channel.remove(this, reason);
@@ -137,18 +180,19 @@ export class Channel extends Emitter {
       return false;
     }
     if (this.subs.has(stream) || !stream.writable) return false;
-    const store = this.store;
-    const replay = store !== undefined && lastId !== undefined;
+    const topic = this.topic;
+    const replay = topic !== undefined && lastId !== undefined;
     // Queue live events from now on, even for a synchronous store: a 'join' or
     // 'gap' listener may broadcast, and that event must follow the replay.
     const sub: Subscriber = { stream, filter: filter ?? null, start: this.created, queue: replay ? [] : null, queuedBytes: 0 };
     this.subs.set(stream, sub);
+    if (this.subs.size === 1) topic?.watch(true);
     stream.on('disconnect', this.onDisconnect);
     stream.on('close', this.onClose);
     try {
       this.emit('join', stream);
     } finally {
-      if (replay && this.subs.get(stream) === sub) this.replay(sub, store, lastId);
+      if (replay && this.subs.get(stream) === sub) this.replay(sub, topic, lastId);
     }
     return true;
   }
@@ -164,7 +208,10 @@ export class Channel extends Emitter {
    * history when it has `data` or an `id`. Returns true; false after `end()`
    * (the message is then dropped and `cb` gets an error). From a piped source,
    * an invalid message is emitted as `'error'` (the source is unpiped) instead
-   * of thrown.
+   * of thrown. With a broker, `cb` runs once the broker stored the event (or
+   * with `ERR_SSE_PUBLISH_FAILED`; without `cb` that failure is emitted as
+   * `'error'`), and false is returned while many publishes are unconfirmed
+   * (`'drain'` follows).
    */
   write(message: SSEInput | PreparedEvent | unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
@@ -187,12 +234,33 @@ export class Channel extends Emitter {
       });
       return false;
     }
-    this.broadcast(event);
+    const result = this.post(event);
+    if (isThenable(result)) {
+      // Callbacks and listeners run outside the promise chain: what they throw is theirs, not an unhandled rejection.
+      this.unconfirmed.track(result).then(
+        () => cb !== undefined && queueMicrotask(() => cb!(null)),
+        (err: unknown) => queueMicrotask(() => (cb === undefined ? this.report(err) : cb(err as Error))),
+      );
+      return this.unconfirmed.below(MAX_PENDING);
+    }
     if (cb !== undefined) {
       const done = cb;
       queueMicrotask(() => done(null));
     }
     return true;
+  }
+
+  /**
+   * Broadcast `message` like `write()` (and throw like it on invalid input);
+   * resolves with its id (undefined without history) once it is stored: at
+   * once in process, when the broker confirmed it with a broker. Rejects with
+   * `ERR_SSE_PUBLISH_FAILED` when the broker did not confirm it within its
+   * timeout (outcome unknown), `ERR_SSE_STREAM_CLOSED` after `end()`.
+   */
+  publish(message: SSEInput | PreparedEvent): Promise<string | undefined> {
+    if (this.ended) return Promise.reject(stateError('ERR_SSE_STREAM_CLOSED', 'Channel.publish()'));
+    const result = this.post(this.event(message));
+    return isThenable(result) ? this.unconfirmed.track(result) : Promise.resolve(result);
   }
 
   /** Broadcast `message` (if given), then end every subscriber and the channel. */
@@ -207,6 +275,20 @@ export class Channel extends Emitter {
     }
     if (last !== undefined && last !== null) this.write(last);
     this.ended = true;
+    if (this.broker !== undefined) {
+      // What was published must reach the subscribers (through the broker) before they end.
+      void this.unconfirmed.none()
+        .then(() => this.topic!.close())
+        .catch(() => undefined)
+        .then(() => {
+          this.endSubscribers();
+          this.finished = true;
+          this.emit('finish');
+          done?.();
+          this.close();
+        });
+      return this;
+    }
     this.endSubscribers();
     queueMicrotask(() => {
       this.finished = true;
@@ -222,6 +304,7 @@ export class Channel extends Emitter {
     if (this.closed) return this;
     this.ended = true;
     this.endSubscribers();
+    if (this.broker !== undefined) Promise.resolve().then(() => this.topic!.close()).catch(() => undefined);
     queueMicrotask(() => {
       if (error !== undefined) this.emit('error', error);
       this.close();
@@ -285,15 +368,46 @@ export class Channel extends Emitter {
     return false;
   }
 
-  /** Validate, assign an id (history on), serialize once, keep in history. */
+  /** Validate and serialize once; a broker assigns every id itself. */
   private event(message: SSEInput | PreparedEvent): PreparedEvent {
     const event = prepare(message);
-    const store = this.store;
+    if (event.id !== undefined && this.broker !== undefined) throw typeError('ERR_SSE_BROKER_ID', this.name!);
+    return event;
+  }
+
+  /** Keep `event` (an id from the history or broker) and deliver it; returns its id, or a promise of it from a broker. */
+  private post(event: PreparedEvent): string | undefined | PromiseLike<string> {
+    const topic = this.topic;
     // Without history, or a comment/retry only: live, not kept (a replayed heartbeat is noise).
-    if (store === undefined || (event.id === undefined && !dispatches(event))) return event;
-    const stored = (event.id === undefined ? withId(event, store.nextId()) : event) as StoredEvent;
-    store.append(stored);
-    return stored;
+    if (topic === undefined || (event.id === undefined && !dispatches(event))) {
+      this.broadcast(event);
+      return event.id;
+    }
+    return topic.publish(event);
+  }
+
+  /**
+   * An asynchronous failure nobody waits for (a broker's publish from a write()
+   * without callback, a listener that threw in the broker's loop): `'error'` if
+   * anyone listens, else the console. Never a crash, never silent.
+   */
+  private report(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else globalThis.console?.error(err);
+  }
+
+  /** The broker lost events this instance had not delivered: every subscriber learns it and is ended (its client reconnects). */
+  private lost(error: SSEError): void {
+    for (const [stream, sub] of [...this.subs]) {
+      if (this.subs.get(stream) !== sub) continue;
+      try {
+        this.emit('gap', stream, error);
+      } catch (err) {
+        this.fail(sub, err, "a 'gap' listener");
+        continue;
+      }
+      if (this.remove(stream, error)) stream.end();
+    }
   }
 
   private enqueue(sub: Subscriber, event: PreparedEvent): void {
@@ -310,10 +424,10 @@ export class Channel extends Emitter {
   }
 
   /** Ask the store for what came after `lastId`, guarded: whatever it does, nothing escapes as a crash. */
-  private replay(sub: Subscriber, store: HistoryStore, lastId: string): void {
+  private replay(sub: Subscriber, topic: BrokerTopic, lastId: string): void {
     let answer: HistoryResult | PromiseLike<HistoryResult>;
     try {
-      answer = store.since(lastId);
+      answer = topic.since(lastId);
     } catch (err) {
       this.deliver(sub, lastId, undefined, err);
       return;
@@ -355,6 +469,14 @@ export class Channel extends Emitter {
       if (checked === undefined) cause = new Error(`since() answered ${describeAnswer(answer)}, not { events: StoredEvent[], found: boolean }`);
       else ({ events, found } = checked);
     }
+    if (cause !== undefined && this.broker !== undefined) {
+      // Live events queued meanwhile may start before the client's id (it came
+      // from an instance further ahead): sending them could repeat events. End
+      // the stream instead; its client reconnects and replays again.
+      const why = cause instanceof Error ? cause.message : String(cause);
+      if (this.remove(stream, caused(stateError('ERR_SSE_REPLAY_FAILED', lastId, why), cause))) stream.end();
+      return;
+    }
     if (!found) {
       const why = cause === undefined ? 'is not in the history (unknown, or already dropped)' : 'could not be looked up';
       const gap = stateError('ERR_SSE_HISTORY_GAP', lastId, why, events.length);
@@ -372,10 +494,12 @@ export class Channel extends Emitter {
     sub.queue = null;
     sub.queuedBytes = 0;
     // Live events arrive in history order, so the ones the replay covered are a
-    // prefix of the queue ending at the replay's last id.
+    // prefix of the queue ending at the replay's last id. A broker's replay that
+    // found the id but had nothing after it covered up to that id: this instance
+    // may have delivered it (and the events before it) only after the client joined.
     let start = 0;
-    if (events.length > 0 && queue.length > 0) {
-      const last = events[events.length - 1].id;
+    const last = events.length > 0 ? events[events.length - 1].id : found && this.broker !== undefined ? lastId : undefined;
+    if (last !== undefined && queue.length > 0) {
       for (let i = queue.length - 1; i >= 0; i--) {
         if (queue[i].id === last) {
           start = i + 1;
@@ -394,6 +518,7 @@ export class Channel extends Emitter {
 
   private remove(stream: EventStreamLike, reason: SSEError | undefined): boolean {
     if (!this.subs.delete(stream)) return false;
+    if (this.subs.size === 0) this.topic?.watch(false);
     this.detach(stream);
     this.emit('leave', stream, reason);
     return true;
@@ -407,6 +532,7 @@ export class Channel extends Emitter {
   private endSubscribers(): void {
     const streams = [...this.subs.keys()];
     this.subs.clear();
+    if (streams.length > 0) this.topic?.watch(false);
     for (const stream of streams) {
       this.detach(stream);
       stream.end();

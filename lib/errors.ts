@@ -62,7 +62,15 @@ const MESSAGES = {
     `the client read too slowly: ${queued} bytes were queued for it${where}, more than maxBufferedBytes (${limit})`,
   ERR_SSE_HISTORY_GAP: (lastEventId: string, why: string, kept: number) =>
     `Last-Event-ID ${JSON.stringify(lastEventId)} ${why}: events may have been missed; replaying the ${kept} kept`,
+  ERR_SSE_REPLAY_FAILED: (lastEventId: string, why: string) =>
+    `the replay after Last-Event-ID ${JSON.stringify(lastEventId)} failed: ${why}; the stream was ended so that the client reconnects and tries again`,
   ERR_SSE_SUBSCRIBER_FAILED: (what: string) => `${what} threw; that subscriber was removed and its stream ended`,
+  ERR_SSE_PUBLISH_FAILED: (channel: string, why: string) =>
+    `publishing to channel ${JSON.stringify(channel)} failed: ${why}; the outcome is unknown: the event may still be stored (then every instance delivers it)`,
+  ERR_SSE_BROKER_ID: (channel: string) =>
+    `channel ${JSON.stringify(channel)}: its broker assigns every event's id (the same on every instance); write the message without an id`,
+  ERR_SSE_BROKER_GAP: (channel: string, why: string) =>
+    `channel ${JSON.stringify(channel)} lost events: ${why}; the stream was ended so that its client reconnects and learns what it missed`,
 } as const;
 
 type Messages = typeof MESSAGES;
@@ -103,8 +111,16 @@ export const ErrorCode = {
   CLIENT_TOO_SLOW: 'ERR_SSE_CLIENT_TOO_SLOW',
   /** Channel: the replay could not start right after the client's `Last-Event-ID`. */
   HISTORY_GAP: 'ERR_SSE_HISTORY_GAP',
+  /** Channel with a broker: the broker did not answer a replay within `replayTimeout`; the stream was ended. */
+  REPLAY_FAILED: 'ERR_SSE_REPLAY_FAILED',
   /** Channel: a subscriber's `filter` (or a `'gap'` listener) threw. */
   SUBSCRIBER_FAILED: 'ERR_SSE_SUBSCRIBER_FAILED',
+  /** Channel with a broker: `publish()` (or `write()`) got no confirmation in time or an error; the event may or may not be stored. */
+  PUBLISH_FAILED: 'ERR_SSE_PUBLISH_FAILED',
+  /** Channel with a broker: a message had its own `id`; the broker assigns ids. */
+  BROKER_ID: 'ERR_SSE_BROKER_ID',
+  /** Channel with a broker: this instance missed events the broker no longer has (fell behind, or the broker lost data). */
+  BROKER_GAP: 'ERR_SSE_BROKER_GAP',
 } as const satisfies Record<string, Code>;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

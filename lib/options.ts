@@ -8,7 +8,7 @@ import { MAX_TIMER_MS, rangeError, typeError, type SSEError } from './errors.js'
 import { suggest } from './suggest.js';
 import { isValidId } from './format.js';
 import { ENCODINGS, type Encoding } from './encoding.js';
-import type { CorsOrigin, HistoryStore, PreparedEvent } from './types.js';
+import type { Broker, CorsOrigin, HistoryStore, PreparedEvent } from './types.js';
 
 /** Checks one option's value (undefined when absent) and returns what to use. */
 type Rule<T> = (value: unknown, where: string, name: string) => T;
@@ -243,6 +243,8 @@ export const CHANNEL_RULES = {
   historyMaxAge: int(0, Number.MAX_SAFE_INTEGER, 'ms', 0),
   store: methods<HistoryStore>('a history store', ['nextId', 'append', 'since']),
   replayTimeout: int(0, MAX_TIMER_MS, 'ms', 10_000),
+  broker: methods<Broker>('a broker', ['topic']),
+  name: text('a non-empty string', (s) => s.length > 0),
 };
 
 /** `channel.add(stream, options)`: see `AddOptions`. */
@@ -273,4 +275,17 @@ export const HISTORY_RULES = {
     return int(1, 2 ** 31 - 1, 'events', 1)(value, where, name);
   },
   maxAge: int(0, Number.MAX_SAFE_INTEGER, 'ms', 0),
+};
+
+/** `new RedisBroker(client, options)`: see `RedisBrokerOptions` in redis.ts. */
+export const REDIS_RULES = {
+  prefix: (value: unknown, where: string, name: string): string => {
+    if (value === undefined) return 'sse:';
+    if (typeof value === 'string') return value;
+    throw typeError('ERR_SSE_INVALID_OPTION', where, `${name} must be a string (put before every channel name to make its key)`, value);
+  },
+  maxLen: int(1, 2 ** 31 - 1, 'events per channel', 10_000),
+  maxAge: int(0, Number.MAX_SAFE_INTEGER, 'ms', 0),
+  tail: int(0, 100_000, 'events per channel kept in memory', 1000),
+  timeout: int(1, MAX_TIMER_MS, 'ms', 5000),
 };

@@ -175,6 +175,15 @@ export interface ChannelOptions {
   /** Your own history (e.g. backed by a broker) instead of `history`/`historyMaxAge`. */
   store?: HistoryStore;
   /**
+   * Share the channel across instances through a broker (e.g. `RedisBroker` from
+   * `ssepipe/redis`): it assigns the ids, keeps the history and delivers every
+   * event, this instance's too, in its order. Needs `name`; excludes `history`,
+   * `historyMaxAge` and `store`.
+   */
+  broker?: Broker;
+  /** The channel's name: with a broker, which of its topics this channel is (`RedisBroker`: the key is prefix + name). */
+  name?: string;
+  /**
    * Milliseconds a replay may wait for `store.since()`; a store that takes longer
    * counts as a gap (`'gap'` with the timeout as its cause; live events follow).
    * `0` waits forever.
@@ -226,6 +235,80 @@ export interface HistoryStore {
   append(event: StoredEvent): void;
   /** The events after the one with id `lastEventId` (see `HistoryResult`). */
   since(lastEventId: string): HistoryResult | PromiseLike<HistoryResult>;
+}
+
+/**
+ * The broker seam: how a `Channel` gets ids, order and replay from something
+ * outside itself. The in-process history is one implementation (synchronous),
+ * `RedisBroker` another (asynchronous). A broker makes one topic per channel.
+ */
+export interface Broker {
+  /** The topic `name`, delivering what is stored for it to `feed`. Called once, by the channel's constructor. */
+  topic(name: string, feed: BrokerFeed): BrokerTopic;
+}
+
+/** What a channel hands its broker: where stored events come back to. */
+export interface BrokerFeed {
+  /**
+   * An event the broker stored (published by any instance, this one included),
+   * with its id: called in the broker's order, each event once, while the topic
+   * is watched. An in-process broker may call it from inside `publish()`.
+   */
+  deliver(event: StoredEvent): void;
+  /**
+   * The broker lost events this instance had not delivered (it fell behind
+   * what the broker keeps, or the broker lost its data): the channel emits
+   * `'gap'` for every subscriber and ends their streams, so their clients
+   * reconnect and learn it from their own replay.
+   */
+  gap(error: SSEError): void;
+}
+
+/** One channel's side of a broker. */
+export interface BrokerTopic {
+  /**
+   * Store `event` (it has `data`): returns its id, or a promise of it that
+   * resolves once stored. The event itself comes back through the feed.
+   * May throw synchronously for an event the broker cannot take.
+   */
+  publish(event: PreparedEvent): string | PromiseLike<string>;
+  /**
+   * The events after `lastEventId`, as `HistoryStore.since()`. An asynchronous
+   * answer must not run ahead of the feed: its events (or, when it has none,
+   * the id asked about) must already have been delivered to the feed.
+   */
+  since(lastEventId: string): HistoryResult | PromiseLike<HistoryResult>;
+  /** The channel has subscribers (true) or none (false): a broker delivers only what is watched. */
+  watch(watched: boolean): void;
+  /** The channel ended: deliver what it published (bounded wait), then stop. */
+  close(): void | PromiseLike<void>;
+}
+
+/** `new RedisBroker(client, options)` (from `ssepipe/redis`). */
+export interface RedisBrokerOptions {
+  /**
+   * Put before every channel name to make its stream key (`prefix + name`). In
+   * Redis Cluster one channel is one key, so one slot; a hash tag in the name
+   * (`'{room:42}'`) pins related keys to one slot.
+   * @defaultValue 'sse:'
+   */
+  prefix?: string;
+  /** Events kept per channel in Redis (`XADD MAXLEN ~`: a few more may be kept). At least 1. @defaultValue 10000 */
+  maxLen?: number;
+  /** Also drop events older than this many ms (checked with Redis's clock at each publish). `0`: no age limit. @defaultValue 0 */
+  maxAge?: number;
+  /**
+   * Events per channel kept in this instance's memory (the hot tail) to answer
+   * reconnects without reading them from Redis. At most `maxLen`. `0` turns it off.
+   * @defaultValue 1000
+   */
+  tail?: number;
+  /**
+   * Milliseconds a command may take: a `publish()` not confirmed by then rejects
+   * with `ERR_SSE_PUBLISH_FAILED` (outcome unknown), and so does a replay's read.
+   * @defaultValue 5000
+   */
+  timeout?: number;
 }
 
 export interface MemoryHistoryOptions {

@@ -118,6 +118,33 @@ test('ESM: default and named imports', () => {
   assert.deepEqual(JSON.parse(out), [true, 'function', 'function']);
 });
 
+test('ssepipe/redis: import and require give the same RedisBroker, and its channels are the main entry\'s', () => {
+  for (const f of ['dist/redis.js', 'dist/redis.mjs', 'dist/redis.d.ts', 'dist/redis.d.mts']) assert.ok(files.includes(f), `${f} is missing from the tarball`);
+  const out = node(['--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    import { RedisBroker } from 'ssepipe/redis';
+    import { Channel } from 'ssepipe';
+    const require = createRequire(import.meta.url);
+    const cjs = require('ssepipe/redis');
+    // A client of the node-redis shape that never connects: enough to build a broker and a channel.
+    const client = { duplicate() { return client; }, on() {}, connect: async () => {}, sendCommand: async () => { throw new Error('offline'); } };
+    const broker = new cjs.RedisBroker(client, { prefix: 'app:', timeout: 50 });
+    const room = new Channel({ name: 'room:42', broker });
+    let code;
+    try { room.write({ id: 'x', data: 1 }); } catch (e) { code = e.code; }
+    const rejected = await room.publish({ data: 1 }).then(() => 'resolved', (e) => e.code);
+    await broker.close();
+    console.log(JSON.stringify({
+      same: RedisBroker === cjs.RedisBroker,
+      names: Object.keys(cjs).filter((k) => !/^SCRIPT/.test(k)),
+      code,
+      rejected,
+      broker: room.broker === broker,
+    }));
+  `]);
+  assert.deepEqual(JSON.parse(out), { same: true, names: ['RedisBroker'], code: 'ERR_SSE_BROKER_ID', rejected: 'ERR_SSE_PUBLISH_FAILED', broker: true });
+});
+
 test('types: a TypeScript consumer type-checks against the shipped .d.ts', () => {
   writeFileSync(path.join(scratch, 'consumer.mts'), `
     import SSEStream, { Channel, type SSEMessage, type SSEStreamOptions } from 'ssepipe';
@@ -129,9 +156,25 @@ test('types: a TypeScript consumer type-checks against the shipped .d.ts', () =>
     new Channel().add(stream);
     void ok;
   `);
+  writeFileSync(path.join(scratch, 'redis-consumer.mts'), `
+    import { Channel, type Broker } from 'ssepipe';
+    import { RedisBroker, type RedisBrokerOptions } from 'ssepipe/redis';
+    declare const client: unknown;
+    const options: RedisBrokerOptions = { prefix: 'sse:', maxLen: 10_000, tail: 100 };
+    const broker: Broker = new RedisBroker(client, options);
+    const room = new Channel({ name: 'room:42', broker });
+    const id: Promise<string | undefined> = room.publish({ event: 'chat', data: 'hi' });
+    room.write({ data: 1 }, (err) => void err);
+    void id;
+  `);
+  writeFileSync(path.join(scratch, 'redis-consumer.cts'), `
+    import redis = require('ssepipe/redis');
+    const broker: redis.RedisBroker = new redis.RedisBroker({} as unknown, { maxAge: 60_000 });
+    void broker.close();
+  `);
   writeFileSync(path.join(scratch, 'tsconfig.json'), JSON.stringify({
     compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] },
-    files: ['consumer.mts'],
+    files: ['consumer.mts', 'redis-consumer.mts', 'redis-consumer.cts'],
   }));
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', scratch], { encoding: 'utf8' });
 });

@@ -46,6 +46,9 @@ declare namespace SSEStream {
   export type AddOptions = ssepipe.AddOptions;
   export type HistoryStore = ssepipe.HistoryStore;
   export type HistoryResult = ssepipe.HistoryResult;
+  export type Broker = ssepipe.Broker;
+  export type BrokerFeed = ssepipe.BrokerFeed;
+  export type BrokerTopic = ssepipe.BrokerTopic;
   export type StoredEvent = ssepipe.StoredEvent;
   export type MemoryHistoryOptions = ssepipe.MemoryHistoryOptions;
   export type EventStreamLike = ssepipe.EventStreamLike;

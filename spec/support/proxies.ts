@@ -91,6 +91,35 @@ export const nginxSeedProxy = (upstream: string): string => `
 `;
 
 /**
+ * nginx (one process) with `http` as the body of its `http { }` block (an
+ * `upstream` and a `server` of your own); `listen(port)` gives the server's listen line.
+ */
+export function startNginxHttp(binary: string, http: (listen: string) => string): Promise<RunningProxy> {
+  return startDaemon('nginx', (dir, port) => {
+    const conf = [
+      'daemon off;',
+      'master_process off;',
+      'worker_processes 1;',
+      `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/error.log info;`,
+      'events { worker_connections 256; }',
+      'http {',
+      `  access_log ${dir}/access.log;`,
+      `  client_body_temp_path ${dir}/client_body;`,
+      `  proxy_temp_path ${dir}/proxy;`,
+      `  fastcgi_temp_path ${dir}/fastcgi;`,
+      `  uwsgi_temp_path ${dir}/uwsgi;`,
+      `  scgi_temp_path ${dir}/scgi;`,
+      http(`127.0.0.1:${port}`),
+      '}',
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'nginx.conf'), conf);
+    return spawnLogged(binary, ['-p', `${dir}/`, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`]);
+  });
+}
+
+/**
  * nginx (one process: `master_process off`) with the three routes; `/` is the
  * seed article's bare `proxy_pass`, `/v11/` the recommended HTTP/1.1 block.
  */
