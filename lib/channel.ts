@@ -21,9 +21,12 @@ import { ADD_RULES, CHANNEL_RULES, endArguments, readOptions } from './options.j
 import type {
   AddOptions,
   ChannelOptions,
+  EventMap,
   EventStreamLike,
   HistoryResult,
   HistoryStore,
+  MessageOf,
+  PipedInput,
   PreparedEvent,
   SSEInput,
   StoredEvent,
@@ -50,7 +53,7 @@ type Done = () => void;
  * reason?) and, with history, `'gap'` (stream, error) when a replay could not
  * start right after the client's last event id.
  */
-export class Channel extends Emitter {
+export class Channel<E extends object = EventMap> extends Emitter {
   /** The history, or undefined when it is off. */
   readonly store: HistoryStore | undefined;
 
@@ -92,13 +95,13 @@ export class Channel extends Emitter {
   }
 
   /** Whether `stream` is subscribed. */
-  has(stream: EventStreamLike): boolean {
-    return this.subs.has(stream);
+  has(stream: EventStreamLike<E>): boolean {
+    return this.subs.has(stream as unknown as EventStreamLike);
   }
 
   /** The subscribed streams (e.g. for presence lists). */
-  streams(): IterableIterator<EventStreamLike> {
-    return this.subs.keys();
+  streams(): IterableIterator<EventStreamLike<E>> {
+    return this.subs.keys() as IterableIterator<EventStreamLike<E>>;
   }
 
   /** False once the channel was ended or destroyed (as on a Writable). */
@@ -128,7 +131,7 @@ export class Channel extends Emitter {
    * stream is already subscribed, ended or destroyed; after `end()`, the
    * stream is ended and false is returned.
    */
-  add(stream: EventStreamLike, options?: AddOptions): boolean {
+  add(stream: EventStreamLike<E>, options?: AddOptions<E>): boolean {
     if (!isEventStream(stream)) throw typeError('ERR_SSE_INVALID_STREAM', 'Channel.add', stream);
     const { filter, lastEventId } = readOptions('Channel.add', options, ADD_RULES);
     const lastId = lastEventId ?? stream.lastEventId;
@@ -154,8 +157,8 @@ export class Channel extends Emitter {
   }
 
   /** Unsubscribe `stream` without ending it. Returns whether it was subscribed. */
-  delete(stream: EventStreamLike): boolean {
-    return this.remove(stream, undefined);
+  delete(stream: EventStreamLike<E>): boolean {
+    return this.remove(stream as unknown as EventStreamLike, undefined);
   }
 
   /**
@@ -166,7 +169,7 @@ export class Channel extends Emitter {
    * an invalid message is emitted as `'error'` (the source is unpiped) instead
    * of thrown.
    */
-  write(message: SSEInput | PreparedEvent | unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
+  write(message: MessageOf<E> | PreparedEvent<E> | PipedInput<E>, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
     if (this.ended) {
       if (cb !== undefined) {
@@ -197,15 +200,15 @@ export class Channel extends Emitter {
 
   /** Broadcast `message` (if given), then end every subscriber and the channel. */
   end(cb?: Done): this;
-  end(message: SSEInput | PreparedEvent | unknown, cb?: Done): this;
-  end(message: SSEInput | PreparedEvent | unknown, encoding?: string, cb?: Done): this;
+  end(message: MessageOf<E> | PreparedEvent<E> | PipedInput<E>, cb?: Done): this;
+  end(message: MessageOf<E> | PreparedEvent<E> | PipedInput<E>, encoding?: string, cb?: Done): this;
   end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     const [last, done] = endArguments(message, encoding, cb);
     if (this.ended) {
       if (done !== undefined) queueMicrotask(done);
       return this;
     }
-    if (last !== undefined && last !== null) this.write(last);
+    if (last !== undefined && last !== null) this.write(last as PipedInput<E>);
     this.ended = true;
     this.endSubscribers();
     queueMicrotask(() => {
@@ -415,14 +418,14 @@ export class Channel extends Emitter {
   }
 }
 
-export interface Channel {
-  on(event: 'join', listener: (stream: EventStreamLike) => void): this;
-  on(event: 'leave', listener: (stream: EventStreamLike, reason: SSEError | undefined) => void): this;
-  on(event: 'gap', listener: (stream: EventStreamLike, error: SSEError) => void): this;
+export interface Channel<E extends object = EventMap> {
+  on(event: 'join', listener: (stream: EventStreamLike<E>) => void): this;
+  on(event: 'leave', listener: (stream: EventStreamLike<E>, reason: SSEError | undefined) => void): this;
+  on(event: 'gap', listener: (stream: EventStreamLike<E>, error: SSEError) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'join', listener: (stream: EventStreamLike) => void): this;
-  once(event: 'leave', listener: (stream: EventStreamLike, reason: SSEError | undefined) => void): this;
-  once(event: 'gap', listener: (stream: EventStreamLike, error: SSEError) => void): this;
+  once(event: 'join', listener: (stream: EventStreamLike<E>) => void): this;
+  once(event: 'leave', listener: (stream: EventStreamLike<E>, reason: SSEError | undefined) => void): this;
+  once(event: 'gap', listener: (stream: EventStreamLike<E>, error: SSEError) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

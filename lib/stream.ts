@@ -14,14 +14,14 @@ import { endArguments, readOptions, STREAM_RULES } from './options.js';
 import { CLOSED, ENDING, GONE, OPEN, Session, type WriteCallback } from './session.js';
 import { NodeSink, ReadableSink, type WritableLike } from './sink-node.js';
 import type { Cors } from './options.js';
-import type { EventStreamLike, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
+import type { EventMap, EventStreamLike, MessageOf, PipedInput, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
 
 /** Every stream that is piped and not yet finished, for `endAll()` at shutdown: the process's one registry. */
-const openStreams = new Set<SSEStream>();
+const openStreams = new Set<SSEStream<any>>();
 
 // Requests watched for a client that leaves before pipe(), and their streams
 // (one listener function for all, instead of a closure per stream).
-const watched = new WeakMap<object, SSEStream>();
+const watched = new WeakMap<object, SSEStream<any>>();
 
 function requestClosed(this: object): void {
   const stream = watched.get(this);
@@ -30,7 +30,11 @@ function requestClosed(this: object): void {
 
 type Done = () => void;
 
-export class SSEStream extends Transform implements EventStreamLike {
+/**
+ * `E`: an optional event map (see `EventMap`): `new SSEStream<{ tick: number }>(req)`
+ * type-checks every `write()` against it.
+ */
+export class SSEStream<E extends object = EventMap> extends Transform implements EventStreamLike<E> {
   /**
    * The request's `Last-Event-ID` header: the id of the last event this client
    * saw before it reconnected (decoded as UTF-8), or undefined (absent, empty,
@@ -88,11 +92,11 @@ export class SSEStream extends Transform implements EventStreamLike {
    * gets `ERR_SSE_STREAM_CLOSED` or the disconnect reason). While a source is
    * piped in, an invalid message errors the stream instead of throwing.
    */
-  override write(message: SSEInput | PreparedEvent, cb?: WriteCallback): boolean;
-  override write(message: SSEInput | PreparedEvent, encoding: string, cb?: WriteCallback): boolean;
-  // Wide enough for `source.pipe(stream)` and `pipeline(source, stream)` to
-  // type-check; the message is validated at run time either way.
-  override write(message: unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean;
+  override write(message: MessageOf<E> | PreparedEvent<E>, cb?: WriteCallback): boolean;
+  override write(message: MessageOf<E> | PreparedEvent<E>, encoding: string, cb?: WriteCallback): boolean;
+  // Untyped: wide enough for `source.pipe(stream)` and `pipeline(source, stream)`
+  // to type-check; the message is validated at run time either way.
+  override write(message: PipedInput<E>, encoding?: string | WriteCallback, cb?: WriteCallback): boolean;
   override write(message: unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
     const session = this.session;
@@ -110,8 +114,8 @@ export class SSEStream extends Transform implements EventStreamLike {
   }
 
   /** Typed alias of `write()`, as in ssestream. */
-  writeMessage(message: SSEInput | PreparedEvent, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
-    return this.write(message as unknown, encoding, cb);
+  writeMessage(message: MessageOf<E> | PreparedEvent<E>, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
+    return this.write(message as PipedInput<E>, encoding, cb);
   }
 
   /**
@@ -121,9 +125,9 @@ export class SSEStream extends Transform implements EventStreamLike {
    * `noContent(res)` to stop them. `cb` runs on `'finish'`.
    */
   override end(cb?: Done): this;
-  override end(message: SSEInput | PreparedEvent, cb?: Done): this;
-  override end(message: SSEInput | PreparedEvent, encoding?: string, cb?: Done): this;
-  override end(message: unknown, encoding?: string | Done, cb?: Done): this;
+  override end(message: MessageOf<E> | PreparedEvent<E>, cb?: Done): this;
+  override end(message: MessageOf<E> | PreparedEvent<E>, encoding?: string, cb?: Done): this;
+  override end(message: PipedInput<E>, encoding?: string | Done, cb?: Done): this;
   override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     const [last, done] = endArguments(message, encoding, cb);
     if (this.session.state !== OPEN) {
@@ -131,7 +135,7 @@ export class SSEStream extends Transform implements EventStreamLike {
       return this;
     }
     if (last !== undefined && last !== null) {
-      this.write(last);
+      this.write(last as PipedInput<E>);
       if (this.session.state !== OPEN) return this;
     }
     this.session.end();
@@ -231,7 +235,7 @@ export class SSEStream extends Transform implements EventStreamLike {
       if (dest.writableFinished === true) closeConnection(socket);
       else dest.on('finish', () => closeConnection(socket));
     }
-    if (this.session.state === OPEN) this.end(message as unknown);
+    if (this.session.state === OPEN) this.end(message as PipedInput<E>);
   }
 
   private watch(req: RequestLike): void {
@@ -272,7 +276,7 @@ export class SSEStream extends Transform implements EventStreamLike {
   }
 }
 
-export interface SSEStream {
+export interface SSEStream<E extends object = EventMap> {
   on(event: 'disconnect', listener: (reason: SSEError) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: 'disconnect', listener: (reason: SSEError) => void): this;
@@ -283,18 +287,18 @@ export interface SSEStream {
 // (declared as plain properties in @types/node, so defined here, not in the class).
 Object.defineProperties(SSEStream.prototype, {
   writableNeedDrain: {
-    get(this: SSEStream): boolean {
+    get(this: SSEStream<any>): boolean {
       return sessionOf(this).needsDrain;
     },
   },
   writableLength: {
-    get(this: SSEStream): number {
+    get(this: SSEStream<any>): number {
       return sessionOf(this).backlog;
     },
   },
 });
 
-function sessionOf(stream: SSEStream): Session {
+function sessionOf(stream: SSEStream<any>): Session {
   return (stream as unknown as { session: Session }).session;
 }
 
@@ -310,7 +314,7 @@ function closeConnection(socket: Closable): void {
   else socket.end?.();
 }
 
-function destroyAfterFinish(stream: SSEStream): void {
+function destroyAfterFinish(stream: SSEStream<any>): void {
   if (!stream.destroyed) stream.destroy();
 }
 
