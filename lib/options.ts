@@ -170,6 +170,12 @@ export const STREAM_RULES = {
   retry: int(0, MAX_TIMER_MS, 'ms'),
 };
 
+/** `sseResponse(request, handler, options)`: see `WebStreamOptions`. */
+export const WEB_STREAM_RULES = {
+  ...STREAM_RULES,
+  maxDuration: int(0, MAX_TIMER_MS, 'ms', 0),
+};
+
 /** `new Channel(options)`: see `ChannelOptions`. */
 export const CHANNEL_RULES = {
   history: int(0, 2 ** 31 - 1, 'events', 0),
