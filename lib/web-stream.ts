@@ -57,8 +57,8 @@ export class WebSSEStream<E extends object = EventMap> extends Emitter implement
    * or not a valid id).
    */
   readonly lastEventId: string | undefined;
-  /** @internal */ readonly session: Session;
-  /** @internal */ readonly sink: WebSink;
+  /** @internal */ private readonly session: Session;
+  /** @internal */ private readonly sink: WebSink;
   /** @internal */ private readonly limits: WebStreamLimits;
   /** @internal */ private readonly requestSignal: AbortSignal | undefined;
   /** @internal The maxDuration timer (a number on Deno and workerd, an object on Node and Bun). */
@@ -83,6 +83,8 @@ export class WebSSEStream<E extends object = EventMap> extends Emitter implement
 
   /** @internal Start sending: `head` first; the deadline starts now. */
   open(head: string): void {
+    // The one place the session meets its sink: a compressing sink would wrap
+    // `this.sink` here (see sink-web.ts), with its Content-Encoding in web.ts.
     this.session.attach(this.sink, head);
     const ms = this.limits.maxDuration;
     if (ms > 0 && this.session.state === OPEN) {
@@ -193,9 +195,10 @@ export class WebSSEStream<E extends object = EventMap> extends Emitter implement
 
   /** Abort the response now: pending events are dropped; with `error`, it is emitted as `'error'` when listened to. */
   destroy(error?: Error): this {
-    if (this.closed || this.session.state === GONE) return this;
+    const state = this.session.state;
+    if (state !== OPEN && state !== ENDING) return this;
     this.error = error;
-    if (this.session.state === OPEN || this.session.state === ENDING) this.session.destroy(error);
+    this.session.destroy(error);
     return this;
   }
 

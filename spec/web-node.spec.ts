@@ -5,7 +5,9 @@
  * serves one), and as a Hono app on @hono/node-server; every host runs the same
  * scenarios (spec/support/web-scenarios.ts).
  */
-import { after, before } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { scratchProject, type Scratch } from './support/build.ts';
 import { installRuntime, nodeRuntime, NODE_MAJORS, requireRuntime } from './support/runtimes.ts';
@@ -28,3 +30,21 @@ for (const major of NODE_MAJORS) {
 roomScenarios(`Hono on @hono/node-server (Node ${process.versions.node})`, { skip: false }, () =>
   startHost(process.execPath, [path.join(scratch.examples, 'hono-node.mjs')], scratch.dir),
 );
+
+describe("the README's first example (examples/web/hello.mjs), on the Node running the tests", () => {
+  test('GET answers with the event stream: the CORS origin, the preamble, retry, the hello event', () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
+      const { GET } = await import('./examples/web/hello.mjs');
+      const res = GET(new Request('http://localhost/events', { headers: { origin: 'https://app.example' } }));
+      const reader = res.body.getReader();
+      let text = '';
+      while (!text.includes('event: hello')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      console.log(JSON.stringify({ status: res.status, origin: res.headers.get('access-control-allow-origin'), text }));
+    `], { cwd: scratch.dir, encoding: 'utf8' });
+    const r = JSON.parse(out) as { status: number; origin: string; text: string };
+    assert.equal(r.status, 200);
+    assert.equal(r.origin, 'https://app.example');
+    assert.match(r.text, /^:ok\n\nretry: 1000\n\nevent: hello\ndata: \{"at":\d+\}\n\n$/);
+  });
+});

@@ -34,7 +34,7 @@ export function createRoom() {
 
   /** POST /events with `[{ "event": "chat", "data": {...} }, ...]`: broadcast each. */
   async function POST(request) {
-    const messages = await request.json();
+    const messages = await request.json().catch(() => null);
     if (!Array.isArray(messages)) return new Response('expected a JSON array of messages\n', { status: 400 });
     try {
       for (const message of messages) room.write(message);
