@@ -230,3 +230,24 @@ test('types: typed events through the shipped .d.ts, from ESM (ssepipe and ssepi
   }));
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(scratch, 'tsconfig.typed.json')], { encoding: 'utf8' });
 });
+
+test('types: ssepipe/web type-checks without @types/node (a Workers or Deno project), library files included', () => {
+  writeFileSync(path.join(scratch, 'worker.mts'), `
+    import { sseResponse, Channel, type WebSSEStream } from 'ssepipe/web';
+    type Events = { tick: number };
+    const room = new Channel<Events>({ history: 10 });
+    export default {
+      fetch(request: Request): Response {
+        return sseResponse<Events>(request, (stream: WebSSEStream<Events>) => {
+          stream.write({ event: 'tick', data: 1 });
+          room.add(stream);
+        }, { heartbeat: 5000, maxDuration: 25_000 });
+      },
+    };
+  `);
+  writeFileSync(path.join(scratch, 'tsconfig.web.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
+    files: ['worker.mts'],
+  }));
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(scratch, 'tsconfig.web.json')], { encoding: 'utf8' });
+});
