@@ -78,6 +78,8 @@ describe('sseResponse: the Response', () => {
       ['content-type', 'text/event-stream; charset=utf-8'],
       ['x-accel-buffering', 'no'],
     ]);
+    res.headers.set('x-request-id', '7'); // the application's own headers go on the Response
+    assert.equal(res.headers.get('x-request-id'), '7');
   });
 
   test('the preamble (and retry hint) first, then events, byte for byte', async () => {
