@@ -170,7 +170,11 @@ export const STREAM_RULES = {
   retry: int(0, MAX_TIMER_MS, 'ms'),
 };
 
-/** `sseResponse(request, handler, options)`: see `WebStreamOptions`. */
+/**
+ * `sseResponse(request, handler, options)`: see `WebStreamOptions`. Every
+ * `SSEStream` option is one here too, so an option added above must also work
+ * in web-stream.ts (or be left out of this table).
+ */
 export const WEB_STREAM_RULES = {
   ...STREAM_RULES,
   maxDuration: int(0, MAX_TIMER_MS, 'ms', 0),
