@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=throughput,parser] [-- --lib=/path/to/lib-copy]`
+ * `npm run bench [-- --quick] [-- --only=throughput,parser,web] [-- --lib=/path/to/lib-copy]`
  *
  * Installs the peers (bench/peers) if needed, runs every suite, prints one line
  * per case, writes bench/RESULTS.md, and exits non-zero if any case delivered or
@@ -15,6 +15,7 @@ import { parserBench } from './parser.bench.ts';
 import { redisBench } from './redis.bench.ts';
 import { serializerBench } from './serializer.bench.ts';
 import { throughputBench } from './throughput.bench.ts';
+import { webBench } from './web.bench.ts';
 
 function option(name: string): string | undefined {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -33,6 +34,7 @@ async function main(): Promise<number> {
   // In-process suites first, before any child process competes for the CPU.
   if (wanted('serializer')) await serializerBench(report, { lib });
   if (wanted('parser')) await parserBench(report, { lib });
+  if (wanted('web')) await webBench(report, { lib });
 
   const client = await Child.start('client.ts', {});
   try {

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { childArgs, frame, loadPeer, message, nowMs, payload, serveParent, tokenDelta, type PayloadKind } from './common.ts';
 
-export type Contender = 'plain' | 'limit' | 'ours' | 'better-sse' | 'ssestream' | 'channel';
+export type Contender = 'plain' | 'limit' | 'ours' | 'web' | 'better-sse' | 'ssestream' | 'channel';
 
 export interface ServerArgs {
   mode: 'throughput' | 'fleet';
@@ -29,6 +29,10 @@ export interface ServerArgs {
 interface OursModule {
   SSEStream: new (req?: IncomingMessage, options?: Record<string, unknown>) => SSEWritable;
 }
+interface WebModule {
+  sseResponse(request: Request, handler: (stream: SSEWritable) => void, options?: Record<string, unknown>): Response;
+}
+type NodeListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 interface ChannelLike {
   add(stream: SSEWritable): boolean;
   write(message: unknown): boolean;
@@ -55,11 +59,25 @@ const HEADERS = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cach
 /** Frames per `res.write` for the limit: enough that per-write costs vanish, small enough to stream. */
 const LIMIT_BATCH = 256;
 
-async function loadContender(): Promise<{ ours?: OursModule; better?: BetterSse; SseStream?: SseStreamCtor; channel?: ChannelLike }> {
+async function loadContender(): Promise<{
+  ours?: OursModule;
+  web?: WebModule;
+  toNodeListener?: (handler: (request: Request) => Response) => NodeListener;
+  better?: BetterSse;
+  SseStream?: SseStreamCtor;
+  channel?: ChannelLike;
+}> {
   const lib = path.resolve(args.lib ?? path.join(__dirname, '../lib'));
   switch (args.contender) {
     case 'ours':
       return { ours: (await import(path.join(lib, 'index.ts'))) as OursModule };
+    case 'web': {
+      // The fetch adapter the tests serve route handlers with on Node (as Next.js's server does).
+      const adapter = (await import(path.join(__dirname, '../examples/web/node-adapter.mjs'))) as {
+        toNodeListener: (handler: (request: Request) => Response) => NodeListener;
+      };
+      return { web: (await import(path.join(lib, 'web.ts'))) as WebModule, toNodeListener: adapter.toNodeListener };
+    }
     case 'channel': {
       const { Channel } = (await import(path.join(lib, 'channel.ts'))) as ChannelModule;
       return { ours: (await import(path.join(lib, 'index.ts'))) as OursModule, channel: new Channel() };
@@ -129,6 +147,15 @@ async function main(): Promise<void> {
         const stream = new lib.ours!.SSEStream(req, bp ? undefined : { maxBufferedBytes: 0 });
         stream.pipe(res);
         pump(count, bp, (n) => stream.write(message(kind, n)), (go) => void stream.once('drain', go));
+        return;
+      }
+      case 'web': {
+        const listener = lib.toNodeListener!((request) =>
+          lib.web!.sseResponse(request, (stream) => {
+            pump(count, bp, (n) => stream.write(message(kind, n)), (go) => void stream.once('drain', go));
+          }, bp ? undefined : { maxBufferedBytes: 0 }),
+        );
+        void listener(req, res);
         return;
       }
       case 'ssestream': {

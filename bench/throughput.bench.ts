@@ -23,13 +23,14 @@ import {
 import type { Contender } from './server.ts';
 
 const COUNT = 200_000;
-const CONTENDERS: readonly Contender[] = ['plain', 'limit', 'better-sse', 'ssestream', 'ours'];
+const CONTENDERS: readonly Contender[] = ['plain', 'limit', 'better-sse', 'ssestream', 'ours', 'web'];
 const LABEL: Partial<Record<Contender, string>> = {
   plain: 'plain res.write (baseline)',
   limit: 'limit (256 frames per res.write)',
   'better-sse': 'better-sse 0.16.1 (push per event)',
   ssestream: 'ssestream 1.1.0',
   ours: 'ours',
+  web: 'ours, web (sseResponse via a fetch adapter)',
 };
 
 interface Figures extends Record<string, number> {
@@ -57,7 +58,7 @@ export async function throughputOnce(
   count: number,
   options: ThroughputOptions = {},
 ): Promise<Figures> {
-  const nodeArgs = contender === 'ours' ? options.oursNodeArgs : undefined;
+  const nodeArgs = contender === 'ours' || contender === 'web' ? options.oursNodeArgs : undefined;
   const server = await Child.start('server.ts', { mode: 'throughput', contender, kind, count, backpressure, lib: options.lib }, { nodeArgs });
   try {
     const port = await server.call<number>('port', {});
@@ -88,6 +89,8 @@ export async function throughputBench(report: Report, client: Child, options: Th
     '(RSS growth: peak minus RSS once listening). Client CPU shows whether the client process could be the limit.',
     'Backpressure honoured: write until false, await drain (better-sse: push, then res.writableNeedDrain).',
     'Backpressure ignored: everything written in one loop, as naive code does; ours with maxBufferedBytes: 0 (its slow-client guard off).',
+    'Web: the same writes to the stream of sseResponse() (ssepipe/web), its body read by examples/web/node-adapter.mjs into the',
+    'node:http response (the adapter the tests serve route handlers with on Node); "vs ours" = against the Node path (SSEStream.pipe).',
   ]);
   const modes: { bp: boolean; kinds: readonly PayloadKind[] }[] = [
     { bp: true, kinds: PAYLOAD_KINDS },
@@ -120,7 +123,8 @@ export async function throughputBench(report: Report, client: Child, options: Th
           cells['vs ssestream'] = fmtRatio(f.eps / fig.get('ssestream')!.eps);
         }
         const ok = runs.get(c)!.every((x) => x.events === COUNT);
-        const label = c === 'ours' && !bp ? `${LABEL[c]} (maxBufferedBytes: 0)` : LABEL[c];
+        if (c === 'web') cells['vs ours'] = fmtRatio(f.eps / fig.get('ours')!.eps);
+        const label = (c === 'ours' || c === 'web') && !bp ? `${LABEL[c]} (maxBufferedBytes: 0)` : LABEL[c];
         report.row(suite, {
           case: `${name}: ${label}`,
           cells,

@@ -30,9 +30,12 @@ import type {
   BrokerFeed,
   BrokerTopic,
   ChannelOptions,
+  EventMap,
   EventStreamLike,
   HistoryResult,
   HistoryStore,
+  MessageOf,
+  PipedInput,
   PreparedEvent,
   SSEInput,
   StoredEvent,
@@ -62,7 +65,7 @@ const MAX_PENDING = 1024;
  * reason?) and, with history, `'gap'` (stream, error) when a replay could not
  * start right after the client's last event id.
  */
-export class Channel extends Emitter {
+export class Channel<E extends object = EventMap> extends Emitter {
   /** The history, or undefined when it is off (or kept by a broker). */
   readonly store: HistoryStore | undefined;
   /** The broker sharing this channel across instances, or undefined. */
@@ -135,13 +138,13 @@ export class Channel extends Emitter {
   }
 
   /** Whether `stream` is subscribed. */
-  has(stream: EventStreamLike): boolean {
-    return this.subs.has(stream);
+  has(stream: EventStreamLike<E>): boolean {
+    return this.subs.has(stream as unknown as EventStreamLike);
   }
 
   /** The subscribed streams (e.g. for presence lists). */
-  streams(): IterableIterator<EventStreamLike> {
-    return this.subs.keys();
+  streams(): IterableIterator<EventStreamLike<E>> {
+    return this.subs.keys() as IterableIterator<EventStreamLike<E>>;
   }
 
   /** False once the channel was ended or destroyed (as on a Writable). */
@@ -171,7 +174,7 @@ export class Channel extends Emitter {
    * stream is already subscribed, ended or destroyed; after `end()`, the
    * stream is ended and false is returned.
    */
-  add(stream: EventStreamLike, options?: AddOptions): boolean {
+  add(stream: EventStreamLike<E>, options?: AddOptions<E>): boolean {
     if (!isEventStream(stream)) throw typeError('ERR_SSE_INVALID_STREAM', 'Channel.add', stream);
     const { filter, lastEventId } = readOptions('Channel.add', options, ADD_RULES);
     const lastId = lastEventId ?? stream.lastEventId;
@@ -198,8 +201,8 @@ export class Channel extends Emitter {
   }
 
   /** Unsubscribe `stream` without ending it. Returns whether it was subscribed. */
-  delete(stream: EventStreamLike): boolean {
-    return this.remove(stream, undefined);
+  delete(stream: EventStreamLike<E>): boolean {
+    return this.remove(stream as unknown as EventStreamLike, undefined);
   }
 
   /**
@@ -213,7 +216,7 @@ export class Channel extends Emitter {
    * `'error'`), and false is returned while many publishes are unconfirmed
    * (`'drain'` follows).
    */
-  write(message: SSEInput | PreparedEvent | unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
+  write(message: MessageOf<E> | PreparedEvent<E> | PipedInput<E>, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
     if (this.ended) {
       if (cb !== undefined) {
@@ -265,15 +268,15 @@ export class Channel extends Emitter {
 
   /** Broadcast `message` (if given), then end every subscriber and the channel. */
   end(cb?: Done): this;
-  end(message: SSEInput | PreparedEvent | unknown, cb?: Done): this;
-  end(message: SSEInput | PreparedEvent | unknown, encoding?: string, cb?: Done): this;
+  end(message: MessageOf<E> | PreparedEvent<E> | PipedInput<E>, cb?: Done): this;
+  end(message: MessageOf<E> | PreparedEvent<E> | PipedInput<E>, encoding?: string, cb?: Done): this;
   end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     const [last, done] = endArguments(message, encoding, cb);
     if (this.ended) {
       if (done !== undefined) queueMicrotask(done);
       return this;
     }
-    if (last !== undefined && last !== null) this.write(last);
+    if (last !== undefined && last !== null) this.write(last as PipedInput<E>);
     this.ended = true;
     if (this.broker !== undefined) {
       // What was published must reach the subscribers (through the broker) before they end.
@@ -541,14 +544,14 @@ export class Channel extends Emitter {
   }
 }
 
-export interface Channel {
-  on(event: 'join', listener: (stream: EventStreamLike) => void): this;
-  on(event: 'leave', listener: (stream: EventStreamLike, reason: SSEError | undefined) => void): this;
-  on(event: 'gap', listener: (stream: EventStreamLike, error: SSEError) => void): this;
+export interface Channel<E extends object = EventMap> {
+  on(event: 'join', listener: (stream: EventStreamLike<E>) => void): this;
+  on(event: 'leave', listener: (stream: EventStreamLike<E>, reason: SSEError | undefined) => void): this;
+  on(event: 'gap', listener: (stream: EventStreamLike<E>, error: SSEError) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'join', listener: (stream: EventStreamLike) => void): this;
-  once(event: 'leave', listener: (stream: EventStreamLike, reason: SSEError | undefined) => void): this;
-  once(event: 'gap', listener: (stream: EventStreamLike, error: SSEError) => void): this;
+  once(event: 'join', listener: (stream: EventStreamLike<E>) => void): this;
+  once(event: 'leave', listener: (stream: EventStreamLike<E>, reason: SSEError | undefined) => void): this;
+  once(event: 'gap', listener: (stream: EventStreamLike<E>, error: SSEError) => void): this;
   once(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

@@ -48,6 +48,7 @@ const MESSAGES = {
     `${where}: ${what}${got.length > 0 ? `; got ${describe(got[0])}` : ''}`,
   ERR_SSE_INVALID_STREAM: (where: string, got: unknown) =>
     `${where}: expected an event stream (an SSEStream, or a stream made by sseResponse()); got ${describe(got)}`,
+  ERR_SSE_INVALID_ARGUMENT: (where: string, what: string, got: unknown) => `${where}: ${what}; got ${describe(got)}`,
   ERR_SSE_ALREADY_PIPED: () => 'pipe(): the stream is already piped to a destination; an event stream has one client',
   ERR_SSE_LINE_TOO_LONG: (limit: number) =>
     `event stream line longer than maxLineLength (${limit} characters): the event was skipped, up to its blank line; raise maxLineLength, or set it to 0 for no limit`,
@@ -97,6 +98,8 @@ export const ErrorCode = {
   INVALID_OPTION: 'ERR_SSE_INVALID_OPTION',
   /** `Channel.add()` got something that is not an event stream. */
   INVALID_STREAM: 'ERR_SSE_INVALID_STREAM',
+  /** A function got an argument of the wrong kind (e.g. `sseResponse()` without a Request or a handler). */
+  INVALID_ARGUMENT: 'ERR_SSE_INVALID_ARGUMENT',
   /** `pipe()` called a second time: an event stream has one destination. */
   ALREADY_PIPED: 'ERR_SSE_ALREADY_PIPED',
   /** The parser met a line longer than `maxLineLength`; it skipped the event that line was in. */

@@ -5,7 +5,7 @@
  * field or the end of an event (field injection). Neutral: no `node:` import.
  */
 import { MAX_TIMER_MS, caused, rangeError, typeError } from './errors.js';
-import type { PreparedEvent, SSEInput, SSEMessage } from './types.js';
+import type { EventMap, MessageOf, PreparedEvent, SSEInput, SSEMessage } from './types.js';
 
 // Prefixes hoisted: V8 keeps them as constants and `+` builds a rope, flattened
 // once when the batch is turned into bytes.
@@ -37,7 +37,7 @@ export function preamble(retry: number | undefined): string {
  * the blank line that dispatches it. Throws `SSETypeError`/`SSERangeError` (with
  * a `code`) for input that cannot be sent faithfully. A prepared event gives its frame.
  */
-export function serialize(message: SSEInput | PreparedEvent): string {
+export function serialize<E extends object = EventMap>(message: NoInfer<MessageOf<E> | PreparedEvent<E>>): string {
   if (typeof message === 'string') return dataLines(message) + LF;
   // Plain objects first: an instanceof walk on every write is measurable (bench/serializer).
   if (isLiteral(message)) return build(message, null);
@@ -48,15 +48,18 @@ export function serialize(message: SSEInput | PreparedEvent): string {
 
 /**
  * Validate and serialize `message` once: the result is immutable, and `write()`
- * of any stream (and `Channel.write()`) sends its frame as is.
+ * of any stream (and `Channel.write()`) sends its frame as is. With an event map,
+ * `prepare<Events>({ event: 'chat', data })` checks `data` against `chat`, and
+ * the event is accepted by streams and channels of that map (the map is never
+ * inferred from the message: untyped unless given).
  */
-export function prepare(message: SSEInput | PreparedEvent): PreparedEvent {
-  if (message instanceof Prepared) return message;
-  if (typeof message === 'string') return new Prepared(undefined, 'message', message, dataLines(message) + LF, 0, 0, true);
+export function prepare<E extends object = EventMap>(message: NoInfer<MessageOf<E> | PreparedEvent<E>>): PreparedEvent<E> {
+  if (message instanceof Prepared) return message as unknown as PreparedEvent<E>;
+  if (typeof message === 'string') return new Prepared(undefined, 'message', message, dataLines(message) + LF, 0, 0, true) as unknown as PreparedEvent<E>;
   if (!isPlainObject(message)) throw typeError('ERR_SSE_INVALID_MESSAGE', message);
   const meta: Meta = { type: 'message', id: undefined, idStart: 0, idEnd: 0, hasData: false };
   const frame = build(message, meta);
-  return new Prepared(meta.id, meta.type, message as SSEMessage, frame, meta.idStart, meta.idEnd, meta.hasData);
+  return new Prepared(meta.id, meta.type, message as SSEMessage, frame, meta.idStart, meta.idEnd, meta.hasData) as unknown as PreparedEvent<E>;
 }
 
 /** Whether `value` was made by `prepare()` (of this copy of the library). */

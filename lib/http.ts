@@ -7,6 +7,7 @@ import { negotiate, type Encoding } from './encoding.js';
 import { CONNECTION_HEADERS, corsFor, lastEventIdFrom, mergeVary, streamHeaders } from './headers.js';
 import { cors as corsRule, type CompressSettings, type Cors } from './options.js';
 import { producible } from './sink-compress.js';
+import { nodeZlib } from './zlib-node.js';
 import type { CorsOptions, HeaderMap, RequestLike } from './types.js';
 
 /** The part of a response the glue needs. */
@@ -75,7 +76,7 @@ export function responseEncoding(res: ResponseLike, req: RequestLike | undefined
   const existing = res.getHeader?.('content-encoding');
   if (existing !== undefined && existing !== null) return undefined;
   if (typeof (res as { flush?: unknown }).flush === 'function') return undefined;
-  return negotiate(headerValues(req ?? res.req, 'accept-encoding'), producible(settings.encodings)) ?? null;
+  return negotiate(headerValues(req ?? res.req, 'accept-encoding'), producible(nodeZlib, settings.encodings)) ?? null;
 }
 
 /**

@@ -237,6 +237,16 @@ export const STREAM_RULES = {
   compress,
 };
 
+/**
+ * `sseResponse(request, handler, options)`: see `WebStreamOptions`. Every
+ * `SSEStream` option is one here too, so an option added above must also work
+ * in web-stream.ts (or be left out of this table).
+ */
+export const WEB_STREAM_RULES = {
+  ...STREAM_RULES,
+  maxDuration: int(0, MAX_TIMER_MS, 'ms', 0),
+};
+
 /** `new Channel(options)`: see `ChannelOptions`. */
 export const CHANNEL_RULES = {
   history: int(0, 2 ** 31 - 1, 'events', 0),

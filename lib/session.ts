@@ -14,7 +14,7 @@
  */
 import { SSEError, caused, stateError } from './errors.js';
 import { HEARTBEAT } from './format.js';
-import { heartbeats, SWEEPS_PER_INTERVAL, type Beating } from './heartbeat.js';
+import { heartbeats, SWEEPS_PER_INTERVAL, type Beating, type HeartbeatScheduler } from './heartbeat.js';
 
 /** Where a session's bytes go. */
 export interface Sink {
@@ -102,10 +102,13 @@ export class Session implements SinkListener, Beating {
   /** Heartbeat bookkeeping without a clock read per flush: written since the last sweep, and silent sweeps since. */
   private active = false;
   private silentSweeps = 0;
+  private readonly beats: HeartbeatScheduler;
 
-  constructor(host: SessionHost, limits: SessionLimits) {
+  /** `beats`: the scheduler whose timers drive the heartbeat (the process's shared one unless the platform needs another). */
+  constructor(host: SessionHost, limits: SessionLimits, beats: HeartbeatScheduler = heartbeats) {
     this.host = host;
     this.limits = limits;
+    this.beats = beats;
   }
 
   /** Aborts, with the disconnect reason, when the client goes away (not when the server ends the stream). */
@@ -165,7 +168,7 @@ export class Session implements SinkListener, Beating {
       return;
     }
     this.flush();
-    if (this.limits.heartbeat > 0) heartbeats.add(this, this.limits.heartbeat);
+    if (this.limits.heartbeat > 0) this.beats.add(this, this.limits.heartbeat);
   }
 
   /** Hand the pending batch to the sink (unless it is full: then it waits for drain). */
@@ -322,7 +325,7 @@ export class Session implements SinkListener, Beating {
   }
 
   private stopHeartbeat(): void {
-    if (this.limits.heartbeat > 0 && this.sink !== null) heartbeats.delete(this, this.limits.heartbeat);
+    if (this.limits.heartbeat > 0 && this.sink !== null) this.beats.delete(this, this.limits.heartbeat);
   }
 
   private closed(): void {

@@ -33,7 +33,6 @@
  * No cap on concurrent compressions: one on the thread pool spread a broadcast
  * to 1,000 clients over more time and cost more CPU per event (README, "Compression").
  */
-import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import { ENCODINGS, type Encoding } from './encoding.js';
 import type { CompressSettings } from './options.js';
@@ -44,19 +43,33 @@ export interface ByteSink extends Sink {
   write(chunk: string | Uint8Array): boolean;
 }
 
-const C = zlib.constants;
-// zstd came to node:zlib in 22.15 and 23.8 (experimental); older runtimes never offer it.
-const createZstd = (zlib as { createZstdCompress?: (options: object) => Transform }).createZstdCompress;
-
-/** The encodings this runtime can produce, in the default order of preference. */
-export const AVAILABLE: readonly Encoding[] = ENCODINGS.filter((e) => e !== 'zstd' || typeof createZstd === 'function');
-
-/** Of the `offered` encodings, those this runtime can produce (same order). */
-export function producible(offered: readonly Encoding[]): readonly Encoding[] {
-  return offered.every((e) => AVAILABLE.includes(e)) ? offered : offered.filter((e) => AVAILABLE.includes(e));
+/**
+ * The part of `node:zlib` a compressor needs. Passed in, never imported here, so
+ * that this module loads where `node:zlib` does not exist (Workers): the Node
+ * entry passes its import, the web entry what `process.getBuiltinModule()` gives.
+ */
+export interface ZlibLike {
+  readonly constants: Record<string, number>;
+  createGzip(options: object): Transform;
+  createDeflate(options: object): Transform;
+  createBrotliCompress(options: object): Transform;
+  // zstd came to node:zlib in 22.15 and 23.8 (experimental); older runtimes never offer it.
+  createZstdCompress?(options: object): Transform;
 }
 
-function compressor(encoding: Encoding, s: CompressSettings, highWaterMark: number): Transform {
+/** The encodings `zlib` can produce, in the default order of preference. */
+export function encodingsOf(zlib: ZlibLike): readonly Encoding[] {
+  return ENCODINGS.filter((e) => e !== 'zstd' || typeof zlib.createZstdCompress === 'function');
+}
+
+/** Of the `offered` encodings, those `zlib` can produce (same order). */
+export function producible(zlib: ZlibLike, offered: readonly Encoding[]): readonly Encoding[] {
+  const available = encodingsOf(zlib);
+  return offered.every((e) => available.includes(e)) ? offered : offered.filter((e) => available.includes(e));
+}
+
+function compressor(zlib: ZlibLike, encoding: Encoding, s: CompressSettings, highWaterMark: number): Transform {
+  const C = zlib.constants;
   const writableHighWaterMark = highWaterMark;
   switch (encoding) {
     case 'gzip':
@@ -78,7 +91,7 @@ function compressor(encoding: Encoding, s: CompressSettings, highWaterMark: numb
     case 'zstd': {
       const k = C as unknown as Record<string, number>;
       // zstd's default tables (hashLog, chainLog) take ~800 KiB per stream; sized to the window, ~150 KiB.
-      return createZstd!({
+      return zlib.createZstdCompress!({
         flush: k.ZSTD_e_flush,
         writableHighWaterMark,
         params: {
@@ -136,10 +149,17 @@ export class CompressSink implements Sink, SinkListener {
    * `open(listener)` makes the inner sink, reporting to this one. Throws if the
    * runtime cannot produce `encoding` (callers pick it from `AVAILABLE`).
    */
-  constructor(listener: SinkListener, encoding: Encoding, settings: CompressSettings, highWaterMark: number, open: (listener: SinkListener) => ByteSink) {
+  constructor(
+    listener: SinkListener,
+    zlib: ZlibLike,
+    encoding: Encoding,
+    settings: CompressSettings,
+    highWaterMark: number,
+    open: (listener: SinkListener) => ByteSink,
+  ) {
     this.listener = listener;
     this.encoding = encoding;
-    const z = compressor(encoding, settings, highWaterMark);
+    const z = compressor(zlib, encoding, settings, highWaterMark);
     live++;
     this.z = z;
     z.on('data', this.onData);

@@ -14,16 +14,17 @@ import { endArguments, readOptions, STREAM_RULES, type CompressSettings } from '
 import { CLOSED, ENDING, GONE, OPEN, Session, type WriteCallback } from './session.js';
 import { NodeSink, ReadableSink, type WritableLike } from './sink-node.js';
 import { CompressSink } from './sink-compress.js';
+import { nodeZlib } from './zlib-node.js';
 import type { Encoding } from './encoding.js';
 import type { Cors } from './options.js';
-import type { EventStreamLike, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
+import type { EventMap, EventStreamLike, MessageOf, PipedInput, PreparedEvent, RequestLike, SSEInput, SSEStreamOptions } from './types.js';
 
 /** Every stream that is piped and not yet finished, for `endAll()` at shutdown: the process's one registry. */
-const openStreams = new Set<SSEStream>();
+const openStreams = new Set<SSEStream<any>>();
 
 // Requests watched for a client that leaves before pipe(), and their streams
 // (one listener function for all, instead of a closure per stream).
-const watched = new WeakMap<object, SSEStream>();
+const watched = new WeakMap<object, SSEStream<any>>();
 
 function requestClosed(this: object): void {
   const stream = watched.get(this);
@@ -32,7 +33,11 @@ function requestClosed(this: object): void {
 
 type Done = () => void;
 
-export class SSEStream extends Transform implements EventStreamLike {
+/**
+ * `E`: an optional event map (see `EventMap`): `new SSEStream<{ tick: number }>(req)`
+ * type-checks every `write()` against it.
+ */
+export class SSEStream<E extends object = EventMap> extends Transform implements EventStreamLike<E> {
   /**
    * The request's `Last-Event-ID` header: the id of the last event this client
    * saw before it reconnected (decoded as UTF-8), or undefined (absent, empty,
@@ -106,11 +111,11 @@ export class SSEStream extends Transform implements EventStreamLike {
    * gets `ERR_SSE_STREAM_CLOSED` or the disconnect reason). While a source is
    * piped in, an invalid message errors the stream instead of throwing.
    */
-  override write(message: SSEInput | PreparedEvent, cb?: WriteCallback): boolean;
-  override write(message: SSEInput | PreparedEvent, encoding: string, cb?: WriteCallback): boolean;
-  // Wide enough for `source.pipe(stream)` and `pipeline(source, stream)` to
-  // type-check; the message is validated at run time either way.
-  override write(message: unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean;
+  override write(message: MessageOf<E> | PreparedEvent<E>, cb?: WriteCallback): boolean;
+  override write(message: MessageOf<E> | PreparedEvent<E>, encoding: string, cb?: WriteCallback): boolean;
+  // Untyped: wide enough for `source.pipe(stream)` and `pipeline(source, stream)`
+  // to type-check; the message is validated at run time either way.
+  override write(message: PipedInput<E>, encoding?: string | WriteCallback, cb?: WriteCallback): boolean;
   override write(message: unknown, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') cb = encoding;
     const session = this.session;
@@ -125,8 +130,8 @@ export class SSEStream extends Transform implements EventStreamLike {
   }
 
   /** Typed alias of `write()`, as in ssestream. */
-  writeMessage(message: SSEInput | PreparedEvent, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
-    return this.write(message as unknown, encoding, cb);
+  writeMessage(message: MessageOf<E> | PreparedEvent<E>, encoding?: string | WriteCallback, cb?: WriteCallback): boolean {
+    return this.write(message as PipedInput<E>, encoding, cb);
   }
 
   /**
@@ -136,9 +141,9 @@ export class SSEStream extends Transform implements EventStreamLike {
    * `noContent(res)` to stop them. `cb` runs on `'finish'`.
    */
   override end(cb?: Done): this;
-  override end(message: SSEInput | PreparedEvent, cb?: Done): this;
-  override end(message: SSEInput | PreparedEvent, encoding?: string, cb?: Done): this;
-  override end(message: unknown, encoding?: string | Done, cb?: Done): this;
+  override end(message: MessageOf<E> | PreparedEvent<E>, cb?: Done): this;
+  override end(message: MessageOf<E> | PreparedEvent<E>, encoding?: string, cb?: Done): this;
+  override end(message: PipedInput<E>, encoding?: string | Done, cb?: Done): this;
   override end(message?: unknown, encoding?: unknown, cb?: unknown): this {
     const [last, done] = endArguments(message, encoding, cb);
     if (this.session.state !== OPEN) {
@@ -146,7 +151,7 @@ export class SSEStream extends Transform implements EventStreamLike {
       return this;
     }
     if (last !== undefined && last !== null) {
-      this.write(last);
+      this.write(last as PipedInput<E>);
       if (this.session.state !== OPEN) return this;
     }
     this.session.end();
@@ -192,7 +197,7 @@ export class SSEStream extends Transform implements EventStreamLike {
     if (encoding === undefined || encoding === null) sink = new NodeSink(dest, this.session, end);
     else {
       this.encoding = encoding;
-      sink = new CompressSink(this.session, encoding, this.compress!, this.highWaterMark, (listener) => new NodeSink(dest, listener, end));
+      sink = new CompressSink(this.session, nodeZlib, encoding, this.compress!, this.highWaterMark, (listener) => new NodeSink(dest, listener, end));
     }
     this.session.attach(sink, preamble(this.retry));
     (dest as { emit?(event: string, src: unknown): unknown }).emit?.('pipe', this);
@@ -260,7 +265,7 @@ export class SSEStream extends Transform implements EventStreamLike {
       if (dest.writableFinished === true) closeConnection(socket);
       else dest.on('finish', () => closeConnection(socket));
     }
-    if (this.session.state === OPEN) this.end(message as unknown);
+    if (this.session.state === OPEN) this.end(message as PipedInput<E>);
   }
 
   private watch(req: RequestLike): void {
@@ -308,7 +313,7 @@ export class SSEStream extends Transform implements EventStreamLike {
   }
 }
 
-export interface SSEStream {
+export interface SSEStream<E extends object = EventMap> {
   on(event: 'disconnect', listener: (reason: SSEError) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
   once(event: 'disconnect', listener: (reason: SSEError) => void): this;
@@ -319,18 +324,18 @@ export interface SSEStream {
 // (declared as plain properties in @types/node, so defined here, not in the class).
 Object.defineProperties(SSEStream.prototype, {
   writableNeedDrain: {
-    get(this: SSEStream): boolean {
+    get(this: SSEStream<any>): boolean {
       return sessionOf(this).needsDrain;
     },
   },
   writableLength: {
-    get(this: SSEStream): number {
+    get(this: SSEStream<any>): number {
       return sessionOf(this).backlog;
     },
   },
 });
 
-function sessionOf(stream: SSEStream): Session {
+function sessionOf(stream: SSEStream<any>): Session {
   return (stream as unknown as { session: Session }).session;
 }
 
@@ -346,7 +351,7 @@ function closeConnection(socket: Closable): void {
   else socket.end?.();
 }
 
-function destroyAfterFinish(stream: SSEStream): void {
+function destroyAfterFinish(stream: SSEStream<any>): void {
   if (!stream.destroyed) stream.destroy();
 }
 

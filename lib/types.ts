@@ -31,20 +31,77 @@ export interface SSEMessage {
  * An event validated and serialized once by `prepare()`: immutable, accepted by
  * `write()` of any stream and by `Channel.write()`, and sent as the same bytes
  * to every client (a broadcast, or your own loop over streams, serializes once).
+ * `E`: the event map it was prepared for (see `EventMap`); a typed stream takes
+ * only events prepared for its own map.
  */
-export interface PreparedEvent {
+export type PreparedEvent<E extends object = EventMap> = PreparedEventOf<EventName<E>, MessageOf<E>>;
+
+/**
+ * A prepared event by its type names and message type (`PreparedEvent<E>` is
+ * this for `E`'s): a type of its own so that an event prepared for a map is also
+ * a `PreparedEvent` of the untyped API.
+ */
+export interface PreparedEventOf<Type extends string, Message> {
   /** The id on the wire, or undefined when the event has none. */
   readonly id: string | undefined;
   /** The type clients dispatch it as: the message's `event`, or `'message'`. */
-  readonly type: string;
+  readonly type: Type;
   /** The message as it was written (what a channel's `filter` looks at). */
-  readonly message: SSEInput;
+  readonly message: Message;
   /** The exact text of the event on the wire, ending with the blank line that dispatches it. */
   readonly frame: string;
 }
 
 /** What `write()` accepts: a message object, a bare string (sent as `{ data: string }`), or a prepared event. */
 export type SSEInput = SSEMessage | string;
+
+// ------------------------------------------------------------- typed events
+
+/**
+ * An event map: each event name with the type of its `data`, given as the first
+ * type parameter of `SSEStream`, `sseResponse`, `Channel` and `prepare`:
+ * `new SSEStream<{ tick: number; chat: { user: string; text: string } }>(req)`.
+ * Under a map, `write({ event: 'chat', data })` checks `data` against `chat`,
+ * and an event name the map does not list does not compile. The key `message`
+ * stands for events written without `event` (and for bare strings, when its
+ * type takes strings). This type itself, any name with any data, is the
+ * default: the untyped API.
+ */
+export interface EventMap {
+  [event: string]: unknown;
+}
+
+/** The fields every message may carry, whatever its event. */
+interface ControlFields {
+  id?: string | number;
+  retry?: number | string;
+  comment?: string;
+}
+
+/** For each event of `E`: `{ event: name, data: E[name] }` (for `message`, `event` may be left out). */
+type TypedMessages<E> = {
+  [K in keyof E & string]: ControlFields & (K extends 'message' ? { event?: 'message' | ''; data: E[K] } : { event: K; data: E[K] });
+}[keyof E & string];
+
+/**
+ * What `write()` takes under the event map `E` (besides events prepared for
+ * it): any `SSEInput` when `E` is untyped; else one of its events, a message
+ * with no event and no data (a bare `comment`, `id` or `retry`: clients
+ * dispatch nothing), or a bare string when `E`'s `message` takes strings.
+ */
+export type MessageOf<E extends object = EventMap> = string extends keyof E
+  ? SSEInput
+  : TypedMessages<E> | (ControlFields & { event?: undefined; data?: undefined; frame?: never }) | (E extends { message: infer M } ? Extract<M, string> : never);
+
+/** The event types of `E` as clients see them (`'message'` for events written without one). */
+export type EventName<E extends object = EventMap> = string extends keyof E ? string : (keyof E & string) | 'message';
+
+/**
+ * What a Writable-shaped `write()`/`end()` takes: anything (checked at run
+ * time, so that `source.pipe(stream)` type-checks) when `E` is untyped; under
+ * an event map, only its messages and events prepared for it.
+ */
+export type PipedInput<E extends object> = string extends keyof E ? unknown : MessageOf<E> | PreparedEvent<E>;
 
 /** Which request origins may read the stream cross-origin. */
 export type CorsOrigin = string | readonly string[] | RegExp | ((origin: string) => boolean);
@@ -158,6 +215,18 @@ export interface CompressOptions {
   zstdLevel?: number;
 }
 
+/** `sseResponse()`'s options: those of `SSEStream`, plus what a fetch-style platform needs. */
+export interface WebStreamOptions extends SSEStreamOptions {
+  /**
+   * End the response cleanly after this many ms, before a platform's hard limit
+   * on a response's duration cuts it (serverless functions: often 10-300 s). The
+   * browser reconnects after `retry` with `Last-Event-ID`, and a `Channel` with
+   * history replays what it missed. `0` turns it off. At most 2147483647.
+   * @defaultValue 0
+   */
+  maxDuration?: number;
+}
+
 export interface ChannelOptions {
   /**
    * Keep the last this many events in memory (a `MemoryHistory`) and replay the
@@ -192,14 +261,14 @@ export interface ChannelOptions {
   replayTimeout?: number;
 }
 
-export interface AddOptions {
+export interface AddOptions<E extends object = EventMap> {
   /**
    * Send this subscriber only the events for which it returns true (live and
    * replayed alike). Called once per event per filtered subscriber. If it throws,
    * that subscriber is removed (`'leave'` with `ERR_SSE_SUBSCRIBER_FAILED`) and its
    * stream ended; the other subscribers are not affected.
    */
-  filter?: (event: PreparedEvent) => boolean;
+  filter?: (event: PreparedEvent<E>) => boolean;
   /**
    * Replay from this id instead of the request's `Last-Event-ID` header (e.g. one
    * taken from the URL for the first connection of a page that saw events before).
@@ -339,7 +408,7 @@ export interface RequestLike {
  * What a `Channel` can hold: an event stream of any transport (`SSEStream` on
  * Node, the stream `sseResponse()` hands over on fetch-style runtimes).
  */
-export interface EventStreamLike {
+export interface EventStreamLike<E extends object = EventMap> {
   /** The request's `Last-Event-ID` (validated, UTF-8), or undefined. */
   readonly lastEventId: string | undefined;
   /** Its `maxBufferedBytes` (0 = off): a channel bounds what it queues for the stream by it. */
@@ -350,8 +419,8 @@ export interface EventStreamLike {
   readonly disconnectReason: SSEError | undefined;
   /** Aborts, with the disconnect reason, when the client goes away. */
   readonly signal: AbortSignal;
-  write(message: SSEInput | PreparedEvent, cb?: (error?: Error | null) => void): boolean;
-  end(message?: SSEInput | PreparedEvent): unknown;
+  write(message: MessageOf<E> | PreparedEvent<E>, cb?: (error?: Error | null) => void): boolean;
+  end(message?: MessageOf<E> | PreparedEvent<E>): unknown;
   destroy(error?: Error): unknown;
   on(event: 'disconnect' | 'close', listener: (...args: any[]) => void): unknown;
   removeListener(event: 'disconnect' | 'close', listener: (...args: any[]) => void): unknown;

@@ -15,7 +15,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { Channel, SSEStream, prepare, serialize, type SSEError, type SSEStreamOptions } from '../lib/index.ts';
-import { AVAILABLE, liveCompressors } from '../lib/sink-compress.ts';
+import { liveCompressors } from '../lib/sink-compress.ts';
+import { AVAILABLE } from '../lib/zlib-node.ts';
 import { openDecompressing, type DecompressingClient } from './support/compressed.ts';
 import { closeServer, deferred, listen, within } from './support/realworld.ts';
 

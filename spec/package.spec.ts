@@ -34,7 +34,7 @@ before(() => {
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('the tarball holds the builds, types, README and LICENSE, and no sources, tests or benchmarks', () => {
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/index.d.mts']) {
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/web.mjs', 'dist/web.js', 'dist/web.d.ts', 'dist/web.d.mts']) {
     assert.ok(files.includes(f), `${f} is missing from the tarball`);
   }
   assert.deepEqual(files.filter((f) => /^(lib|spec|bench|examples|\.ci)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
@@ -177,4 +177,120 @@ test('types: a TypeScript consumer type-checks against the shipped .d.ts', () =>
     files: ['consumer.mts', 'redis-consumer.mts', 'redis-consumer.cts'],
   }));
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', scratch], { encoding: 'utf8' });
+});
+
+test('ssepipe/web: import and require give the same names and the same classes as ssepipe; one Channel holds both streams', () => {
+  const out = node(['--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    import { PassThrough } from 'node:stream';
+    import * as web from 'ssepipe/web';
+    import { SSEStream, Channel, SSEError, prepare } from 'ssepipe';
+    const require = createRequire(import.meta.url);
+    const cjs = require('ssepipe/web');
+    const names = (o) => Object.keys(o).filter((k) => k !== 'default').sort();
+    const room = new Channel({ history: 10 });
+    const node = new SSEStream(undefined, { heartbeat: 0 });
+    let nodeText = '';
+    const sink = new PassThrough();
+    sink.on('data', (c) => (nodeText += c));
+    node.pipe(sink);
+    const res = web.sseResponse(new Request('http://h/'), (stream) => room.add(stream), { heartbeat: 0 });
+    room.add(node);
+    room.write(prepare({ event: 'tick', data: 1 }));
+    room.end();
+    const webText = await new Response(res.body).text();
+    console.log(JSON.stringify({
+      sameNames: JSON.stringify(names(web)) === JSON.stringify(names(cjs)),
+      names: names(web),
+      sameClasses: web.Channel === Channel && cjs.Channel === Channel && web.SSEError === SSEError && web.prepare === prepare,
+      webText,
+      nodeText,
+      contentType: res.headers.get('content-type'),
+    }));
+  `]);
+  const r = JSON.parse(out) as { webText: string; nodeText: string };
+  assert.match(r.webText, /^:ok\n\nevent: tick\nid: \d+\ndata: 1\n\n$/);
+  assert.deepEqual(r, {
+    sameNames: true,
+    names: ['Channel', 'ErrorCode', 'MemoryHistory', 'SSEError', 'SSERangeError', 'SSETypeError', 'WebSSEStream', 'isSSEError', 'prepare', 'serialize', 'sseResponse'],
+    sameClasses: true,
+    webText: r.webText,
+    nodeText: r.webText,
+    contentType: 'text/event-stream; charset=utf-8',
+  });
+});
+
+test('types: typed events through the shipped .d.ts, from ESM (ssepipe and ssepipe/web) and CommonJS (import = require, and checked JS)', () => {
+  writeFileSync(path.join(scratch, 'typed.mts'), `
+    import SSEStream, { Channel, prepare } from 'ssepipe';
+    import { sseResponse, type WebSSEStream } from 'ssepipe/web';
+    type Events = { tick: number; chat: { user: string; text: string } };
+    const stream = new SSEStream<Events>();
+    stream.write({ event: 'chat', data: { user: 'ada', text: 'hi' } });
+    // @ts-expect-error -- wrong data for tick
+    stream.write({ event: 'tick', data: 'one' });
+    const room = new Channel<Events>();
+    room.add(stream);
+    room.write(prepare<Events>({ event: 'tick', data: 1 }));
+    export function GET(request: Request): Response {
+      return sseResponse<Events>(request, (web: WebSSEStream<Events>) => {
+        // @ts-expect-error -- unknown event
+        web.write({ event: 'typo', data: 1 });
+        room.add(web);
+      }, { maxDuration: 25_000 });
+    }
+  `);
+  writeFileSync(path.join(scratch, 'typed.cts'), `
+    import SSEStream = require('ssepipe');
+    import type { IncomingMessage } from 'node:http';
+    declare const req: IncomingMessage;
+    type Events = { tick: number };
+    const stream = new SSEStream<Events>(req);
+    stream.write({ event: 'tick', data: 1 });
+    // @ts-expect-error -- wrong data for tick
+    stream.write({ event: 'tick', data: '1' });
+    const room: SSEStream.Channel<Events> = new SSEStream.Channel<Events>();
+    room.add(stream);
+    const event: SSEStream.PreparedEvent<Events> = SSEStream.prepare<Events>({ event: 'tick', data: 2 });
+    stream.write(event);
+    const web: typeof import('ssepipe/web') = require('ssepipe/web');
+    void web.sseResponse;
+  `);
+  writeFileSync(path.join(scratch, 'checked.cjs'), `
+    // @ts-check
+    const SSEStream = require('ssepipe');
+    const stream = new SSEStream();
+    stream.write({ event: 'anything', data: 1 });
+    /** @type {SSEStream.Channel<{ tick: number }>} */
+    const room = new SSEStream.Channel();
+    room.add(stream);
+    // @ts-expect-error -- wrong data for tick
+    room.write({ event: 'tick', data: 'one' });
+  `);
+  writeFileSync(path.join(scratch, 'tsconfig.typed.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, allowJs: true, checkJs: true, types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] },
+    files: ['typed.mts', 'typed.cts', 'checked.cjs'],
+  }));
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(scratch, 'tsconfig.typed.json')], { encoding: 'utf8' });
+});
+
+test('types: ssepipe/web type-checks without @types/node (a Workers or Deno project), library files included', () => {
+  writeFileSync(path.join(scratch, 'worker.mts'), `
+    import { sseResponse, Channel, type WebSSEStream } from 'ssepipe/web';
+    type Events = { tick: number };
+    const room = new Channel<Events>({ history: 10 });
+    export default {
+      fetch(request: Request): Response {
+        return sseResponse<Events>(request, (stream: WebSSEStream<Events>) => {
+          stream.write({ event: 'tick', data: 1 });
+          room.add(stream);
+        }, { heartbeat: 5000, maxDuration: 25_000 });
+      },
+    };
+  `);
+  writeFileSync(path.join(scratch, 'tsconfig.web.json'), JSON.stringify({
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
+    files: ['worker.mts'],
+  }));
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(scratch, 'tsconfig.web.json')], { encoding: 'utf8' });
 });

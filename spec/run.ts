@@ -19,7 +19,7 @@ import { CompactReporter, type TestEvent } from './support/reporter.ts';
  * each took 5-17 s on the 2-core machine (the rest 1-4 s). Alphabetical order
  * put the two browsers in the middle: 46 s for the suite; this order: 35 s.
  */
-const SLOW_FIRST = ['firefox', 'chromium', 'demo', 'scale-out', 'redis-instances', 'caddy', 'haproxy', 'nginx', 'channel-load', 'package', 'redis'];
+const SLOW_FIRST = ['web-workerd', 'firefox', 'chromium', 'web-node', 'demo', 'scale-out', 'redis-instances', 'web-bun', 'web-deno', 'caddy', 'haproxy', 'nginx', 'channel-load', 'package', 'redis'];
 
 const root = join(__dirname, '..');
 const given = process.argv.slice(2);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { compress as compressRule, type CompressSettings } from '../lib/options.ts';
 import { Session, type SessionHost, type SinkListener } from '../lib/session.ts';
-import { AVAILABLE, CompressSink, liveCompressors, type ByteSink } from '../lib/sink-compress.ts';
+import { CompressSink, liveCompressors, type ByteSink } from '../lib/sink-compress.ts';
+import { AVAILABLE, nodeZlib } from '../lib/zlib-node.ts';
 import type { SSEError } from '../lib/errors.ts';
 import { within } from './support/realworld.ts';
 
@@ -65,7 +66,7 @@ class Recorder implements SinkListener {
 function make(encoding = AVAILABLE[1], highWaterMark = 65536): { sink: CompressSink; inner: FakeInner; rec: Recorder } {
   const rec = new Recorder();
   let inner!: FakeInner;
-  const sink = new CompressSink(rec, encoding, SETTINGS, highWaterMark, (l) => (inner = new FakeInner(l)));
+  const sink = new CompressSink(rec, nodeZlib, encoding, SETTINGS, highWaterMark, (l) => (inner = new FakeInner(l)));
   return { sink, inner, rec };
 }
 
@@ -184,7 +185,7 @@ describe('CompressSink under a Session', () => {
     const host = new Host();
     const session = new Session(host, { highWaterMark: 65536, maxBufferedBytes: 8192, heartbeat: 0 });
     let inner!: FakeInner;
-    const sink = new CompressSink(session, 'gzip', SETTINGS, 65536, (l) => (inner = new FakeInner(l)));
+    const sink = new CompressSink(session, nodeZlib, 'gzip', SETTINGS, 65536, (l) => (inner = new FakeInner(l)));
     session.attach(sink, ':ok\n\n');
     inner.full = true; // the client reads nothing from now on
     const frame = (n: number): string =>
@@ -219,7 +220,7 @@ describe('CompressSink under a Session', () => {
     const host = new Host();
     const session = new Session(host, { highWaterMark: 65536, maxBufferedBytes: 0, heartbeat: 0 });
     let inner!: FakeInner;
-    const sink = new CompressSink(session, 'gzip', SETTINGS, 65536, (l) => (inner = new FakeInner(l)));
+    const sink = new CompressSink(session, nodeZlib, 'gzip', SETTINGS, 65536, (l) => (inner = new FakeInner(l)));
     session.attach(sink, ':ok\n\n');
     inner.full = true;
     await inner.chunksAt(1);

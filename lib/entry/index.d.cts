@@ -1,9 +1,10 @@
 // Types of the CommonJS entry, matching its shape: `require('ssepipe')` is the
 // SSEStream class, with every named export and `.default` on it, and
-// `import SSEStream = require('ssepipe')` gives the class and its types.
+// `import SSEStream = require('ssepipe')` gives the class and its types. The
+// class keeps its optional event map: `new SSEStream<{ tick: number }>(req)`.
 import * as ssepipe from './index.js';
 
-declare class SSEStream extends ssepipe.SSEStream {
+declare class SSEStream<E extends object = ssepipe.EventMap> extends ssepipe.SSEStream<E> {
   static readonly default: typeof SSEStream;
   static readonly SSEStream: typeof SSEStream;
   static readonly endAll: typeof ssepipe.endAll;
@@ -27,7 +28,7 @@ declare class SSEStream extends ssepipe.SSEStream {
 }
 
 declare namespace SSEStream {
-  export type Channel = ssepipe.Channel;
+  export type Channel<E extends object = ssepipe.EventMap> = ssepipe.Channel<E>;
   export type MemoryHistory = ssepipe.MemoryHistory;
   export type SSEParser = ssepipe.SSEParser;
   export type SSEError = ssepipe.SSEError;
@@ -36,14 +37,18 @@ declare namespace SSEStream {
   export type ErrorCodeValue = ssepipe.ErrorCodeValue;
   export type SSEMessage = ssepipe.SSEMessage;
   export type SSEInput = ssepipe.SSEInput;
-  export type PreparedEvent = ssepipe.PreparedEvent;
+  export type PreparedEvent<E extends object = ssepipe.EventMap> = ssepipe.PreparedEvent<E>;
+  export type PreparedEventOf<Type extends string, Message> = ssepipe.PreparedEventOf<Type, Message>;
+  export type EventMap = ssepipe.EventMap;
+  export type EventName<E extends object = ssepipe.EventMap> = ssepipe.EventName<E>;
+  export type MessageOf<E extends object = ssepipe.EventMap> = ssepipe.MessageOf<E>;
   export type SSEStreamOptions = ssepipe.SSEStreamOptions;
   export type CompressOptions = ssepipe.CompressOptions;
   export type ContentEncoding = ssepipe.ContentEncoding;
   export type CorsOptions = ssepipe.CorsOptions;
   export type CorsOrigin = ssepipe.CorsOrigin;
   export type ChannelOptions = ssepipe.ChannelOptions;
-  export type AddOptions = ssepipe.AddOptions;
+  export type AddOptions<E extends object = ssepipe.EventMap> = ssepipe.AddOptions<E>;
   export type HistoryStore = ssepipe.HistoryStore;
   export type HistoryResult = ssepipe.HistoryResult;
   export type Broker = ssepipe.Broker;
@@ -51,7 +56,7 @@ declare namespace SSEStream {
   export type BrokerTopic = ssepipe.BrokerTopic;
   export type StoredEvent = ssepipe.StoredEvent;
   export type MemoryHistoryOptions = ssepipe.MemoryHistoryOptions;
-  export type EventStreamLike = ssepipe.EventStreamLike;
+  export type EventStreamLike<E extends object = ssepipe.EventMap> = ssepipe.EventStreamLike<E>;
   export type RequestLike = ssepipe.RequestLike;
   export type HeaderMap = ssepipe.HeaderMap;
   export type ServerSentEvent = ssepipe.ServerSentEvent;

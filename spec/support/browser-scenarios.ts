@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Browser, Page } from 'puppeteer-core';
 import { Channel, SSEStream, noContent, preflight, type ContentEncoding, type CorsOptions, type SSEError } from '../../lib/index.ts';
-import { AVAILABLE } from '../../lib/sink-compress.ts';
+import { AVAILABLE } from '../../lib/zlib-node.ts';
 import { clockOf, createDemoServer } from '../../examples/server.ts';
 import { launchBrowser, type Engine } from './browsers.ts';
 import {

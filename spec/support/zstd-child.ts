@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSEStream, serialize, type SSEStreamOptions } from '../../lib/index.ts';
-import { AVAILABLE } from '../../lib/sink-compress.ts';
+import { AVAILABLE } from '../../lib/zlib-node.ts';
 import { openDecompressing } from './compressed.ts';
 
 async function main(): Promise<unknown> {
