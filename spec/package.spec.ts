@@ -1,11 +1,13 @@
 /**
  * The package as users install it: `npm pack`, unpacked into a scratch project,
- * then imported from ESM, required from CommonJS, and type-checked.
+ * then imported from ESM, required from CommonJS, and type-checked by
+ * TypeScript 5.9 and 7 under every module setting (the consumer files are
+ * spec/fixtures/consumer/).
  */
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -145,40 +147,6 @@ test('ssepipe/redis: import and require give the same RedisBroker, and its chann
   assert.deepEqual(JSON.parse(out), { same: true, names: ['RedisBroker'], code: 'ERR_SSE_BROKER_ID', rejected: 'ERR_SSE_PUBLISH_FAILED', broker: true });
 });
 
-test('types: a TypeScript consumer type-checks against the shipped .d.ts', () => {
-  writeFileSync(path.join(scratch, 'consumer.mts'), `
-    import SSEStream, { Channel, type SSEMessage, type SSEStreamOptions } from 'ssepipe';
-    const options: SSEStreamOptions = { heartbeat: 0, cors: { origin: ['https://a.example'], credentials: true } };
-    const stream = new SSEStream(undefined, options);
-    const message: SSEMessage = { id: 1, event: 'tick', data: { n: 1 } };
-    const ok: boolean = stream.write(message);
-    stream.on('disconnect', (reason) => reason.code);
-    new Channel().add(stream);
-    void ok;
-  `);
-  writeFileSync(path.join(scratch, 'redis-consumer.mts'), `
-    import { Channel, type Broker } from 'ssepipe';
-    import { RedisBroker, type RedisBrokerOptions } from 'ssepipe/redis';
-    declare const client: unknown;
-    const options: RedisBrokerOptions = { prefix: 'sse:', maxLen: 10_000, tail: 100 };
-    const broker: Broker = new RedisBroker(client, options);
-    const room = new Channel({ name: 'room:42', broker });
-    const id: Promise<string | undefined> = room.publish({ event: 'chat', data: 'hi' });
-    room.write({ data: 1 }, (err) => void err);
-    void id;
-  `);
-  writeFileSync(path.join(scratch, 'redis-consumer.cts'), `
-    import redis = require('ssepipe/redis');
-    const broker: redis.RedisBroker = new redis.RedisBroker({} as unknown, { maxAge: 60_000 });
-    void broker.close();
-  `);
-  writeFileSync(path.join(scratch, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] },
-    files: ['consumer.mts', 'redis-consumer.mts', 'redis-consumer.cts'],
-  }));
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', scratch], { encoding: 'utf8' });
-});
-
 test('ssepipe/web: import and require give the same names and the same classes as ssepipe; one Channel holds both streams', () => {
   const out = node(['--input-type=module', '-e', `
     import { createRequire } from 'node:module';
@@ -220,77 +188,117 @@ test('ssepipe/web: import and require give the same names and the same classes a
   });
 });
 
-test('types: typed events through the shipped .d.ts, from ESM (ssepipe and ssepipe/web) and CommonJS (import = require, and checked JS)', () => {
-  writeFileSync(path.join(scratch, 'typed.mts'), `
-    import SSEStream, { Channel, prepare } from 'ssepipe';
-    import { sseResponse, type WebSSEStream } from 'ssepipe/web';
-    type Events = { tick: number; chat: { user: string; text: string } };
-    const stream = new SSEStream<Events>();
-    stream.write({ event: 'chat', data: { user: 'ada', text: 'hi' } });
-    // @ts-expect-error -- wrong data for tick
-    stream.write({ event: 'tick', data: 'one' });
-    const room = new Channel<Events>();
-    room.add(stream);
-    room.write(prepare<Events>({ event: 'tick', data: 1 }));
-    export function GET(request: Request): Response {
-      return sseResponse<Events>(request, (web: WebSSEStream<Events>) => {
-        // @ts-expect-error -- unknown event
-        web.write({ event: 'typo', data: 1 });
-        room.add(web);
-      }, { maxDuration: 25_000 });
-    }
-  `);
-  writeFileSync(path.join(scratch, 'typed.cts'), `
-    import SSEStream = require('ssepipe');
-    import type { IncomingMessage } from 'node:http';
-    declare const req: IncomingMessage;
-    type Events = { tick: number };
-    const stream = new SSEStream<Events>(req);
-    stream.write({ event: 'tick', data: 1 });
-    // @ts-expect-error -- wrong data for tick
-    stream.write({ event: 'tick', data: '1' });
-    const room: SSEStream.Channel<Events> = new SSEStream.Channel<Events>();
-    room.add(stream);
-    const event: SSEStream.PreparedEvent<Events> = SSEStream.prepare<Events>({ event: 'tick', data: 2 });
-    stream.write(event);
-    const web: typeof import('ssepipe/web') = require('ssepipe/web');
-    void web.sseResponse;
-  `);
-  writeFileSync(path.join(scratch, 'checked.cjs'), `
-    // @ts-check
-    const SSEStream = require('ssepipe');
-    const stream = new SSEStream();
-    stream.write({ event: 'anything', data: 1 });
-    /** @type {SSEStream.Channel<{ tick: number }>} */
-    const room = new SSEStream.Channel();
-    room.add(stream);
-    // @ts-expect-error -- wrong data for tick
-    room.write({ event: 'tick', data: 'one' });
-  `);
-  writeFileSync(path.join(scratch, 'tsconfig.typed.json'), JSON.stringify({
-    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, allowJs: true, checkJs: true, types: ['node'], typeRoots: [path.join(root, 'node_modules/@types')] },
-    files: ['typed.mts', 'typed.cts', 'checked.cjs'],
-  }));
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(scratch, 'tsconfig.typed.json')], { encoding: 'utf8' });
+test('types: no #private name in any shipped .d.ts (TypeScript before ES2015 targets refuses them)', () => {
+  const declarations = files.filter((f) => /\.d\.[cm]?ts$/.test(f));
+  assert.ok(declarations.length >= 20, `${declarations.length} declaration files`);
+  const offending = declarations.filter((f) => /^\s*(?:(?:static|readonly|declare|private|protected|public)\s+)*#[\p{L}_$]/mu.test(readFileSync(path.join(scratch, 'node_modules/ssepipe', f), 'utf8')));
+  assert.deepEqual(offending, []);
 });
 
-test('types: ssepipe/web type-checks without @types/node (a Workers or Deno project), library files included', () => {
-  writeFileSync(path.join(scratch, 'worker.mts'), `
-    import { sseResponse, Channel, type WebSSEStream } from 'ssepipe/web';
-    type Events = { tick: number };
-    const room = new Channel<Events>({ history: 10 });
-    export default {
-      fetch(request: Request): Response {
-        return sseResponse<Events>(request, (stream: WebSSEStream<Events>) => {
-          stream.write({ event: 'tick', data: 1 });
-          room.add(stream);
-        }, { heartbeat: 5000, maxDuration: 25_000 });
-      },
-    };
-  `);
-  writeFileSync(path.join(scratch, 'tsconfig.web.json'), JSON.stringify({
-    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, lib: ['es2022', 'dom'], types: [], skipLibCheck: false },
-    files: ['worker.mts'],
-  }));
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(scratch, 'tsconfig.web.json')], { encoding: 'utf8' });
+// ------------------------------------------------------------ the type matrix
+
+const CONSUMER = path.join(__dirname, 'fixtures', 'consumer');
+/** ESM (.mts, and the same text as .ts in a "type": "module" project), CommonJS (.cts, checked .cjs), every name. */
+const ALL = ['esm.mts', 'esm.ts', 'web.mts', 'redis.mts', 'require.cts', 'named.cts', 'checked.cjs', 'names.mts', 'names.cts'];
+/** `import x = require()` needs a module setting that emits CommonJS: not `module: esnext`. */
+const ESM_ONLY = ALL.filter((f) => f !== 'require.cts');
+
+interface TypeConfig {
+  /** Its directory: errors are reported as `<name>/<file>(line,col)`. */
+  name: string;
+  options: Record<string, unknown>;
+  files: string[];
+}
+
+const MODERN: TypeConfig[] = [
+  { name: 'node16', options: { module: 'node16', moduleResolution: 'node16' }, files: ALL },
+  { name: 'nodenext', options: { module: 'nodenext', moduleResolution: 'nodenext' }, files: ALL },
+  { name: 'bundler', options: { module: 'esnext', moduleResolution: 'bundler' }, files: ESM_ONLY },
+  { name: 'preserve', options: { module: 'preserve', moduleResolution: 'bundler' }, files: ALL },
+  // A Workers or Deno project: ssepipe/web without @types/node, only the DOM's Request and Response.
+  { name: 'web-without-node', options: { module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022', 'dom'], types: [] }, files: ['web.mts'] },
+];
+const COMPILERS: Array<{ title: string; dir: string; configs: TypeConfig[] }> = [
+  { title: 'TypeScript 7', dir: 'typescript', configs: MODERN },
+  {
+    title: 'TypeScript 5.9',
+    dir: 'typescript5',
+    configs: [
+      ...MODERN,
+      // Removed from TypeScript 7. Its default target (ES5) and module (commonjs), no
+      // esModuleInterop; it ignores `exports`: the subpaths resolve through typesVersions.
+      { name: 'node10', options: { moduleResolution: 'node10' }, files: ['named.ts', 'named.cts', 'require.cts', 'checked.cjs', 'names.cts'] },
+    ],
+  },
+];
+
+/**
+ * Every value and type name of the main entry, read from the shipped
+ * index.d.ts, imported by name: from CommonJS, the hand-written index.d.cts
+ * must list each one (values as statics, types in its namespace).
+ */
+function namesFile(): string {
+  const dts = readFileSync(path.join(scratch, 'node_modules/ssepipe/dist/index.d.ts'), 'utf8');
+  const values: string[] = [];
+  const types: string[] = [];
+  for (const m of dts.matchAll(/^export (type )?\{([^}]*)\} from/gm)) {
+    const names = m[2].split(',').map((n) => n.trim()).filter((n) => n !== '');
+    (m[1] === undefined ? values : types).push(...names);
+  }
+  assert.ok(values.length >= 15 && types.length >= 25, `${values.length} values, ${types.length} types in index.d.ts`);
+  return `import { ${values.join(', ')} } from 'ssepipe';\nimport type { ${types.join(', ')} } from 'ssepipe';\nexport type Values = [${values.map((v) => `typeof ${v}`).join(', ')}];\n`;
+}
+
+/** `tsc -b` in `cwd`: errors come as `<setting>/<file>(line,col): error TS...`. */
+function tscBuild(compiler: string, cwd: string): Promise<{ status: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(root, 'node_modules', compiler, 'bin', 'tsc'), '-b', '.', '--pretty', 'false'], { cwd, encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, output: stdout + stderr });
+    });
+  });
+}
+
+test('types: every import form type-checks against the packed .d.ts, on TypeScript 5.9 and 7, under every module setting', { concurrency: 2 }, async (t) => {
+  assert.equal(JSON.parse(readFileSync(path.join(root, 'node_modules/typescript5/package.json'), 'utf8')).version.slice(0, 4), '5.9.');
+  assert.equal(JSON.parse(readFileSync(path.join(root, 'node_modules/typescript/package.json'), 'utf8')).version.split('.')[0], '7');
+  assert.deepEqual(readdirSync(CONSUMER).filter((f) => !ALL.includes(f)), []);
+  symlinkSync(path.join(root, 'node_modules', '@types'), path.join(scratch, 'node_modules', '@types'), 'dir');
+  const names = namesFile();
+
+  await Promise.all(COMPILERS.map(({ title, dir, configs }) =>
+    t.test(`${title}: ${configs.map((c) => c.name).join(', ')}`, async () => {
+      // One directory per setting, all checked by one `tsc -b`, which parses the
+      // shared files (@types/node, the package) once for every setting.
+      const base = path.join(scratch, dir);
+      for (const config of configs) {
+        const at = path.join(base, config.name);
+        cpSync(CONSUMER, at, { recursive: true });
+        // The same source under a second extension: ESM as .ts of a "type": "module"
+        // project, and CommonJS import syntax as the .ts of a node10 project.
+        cpSync(path.join(at, 'esm.mts'), path.join(at, 'esm.ts'));
+        cpSync(path.join(at, 'named.cts'), path.join(at, 'named.ts'));
+        writeFileSync(path.join(at, 'names.mts'), names);
+        writeFileSync(path.join(at, 'names.cts'), names);
+        writeFileSync(path.join(at, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
+        writeFileSync(path.join(at, 'tsconfig.json'), JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            allowJs: true,
+            checkJs: true,
+            // The shipped .d.ts (and @types/node) are checked; TypeScript's own lib files are not.
+            skipLibCheck: false,
+            skipDefaultLibCheck: true,
+            types: ['node'],
+            ...config.options,
+          },
+          files: config.files,
+        }));
+      }
+      writeFileSync(path.join(base, 'tsconfig.json'), JSON.stringify({ files: [], references: configs.map((c) => ({ path: c.name })) }));
+      const { status, output } = await tscBuild(dir, base);
+      assert.equal(status, 0, `tsc exited with ${status}:\n${output}`);
+      assert.equal(output, '');
+    }),
+  ));
 });

@@ -2,6 +2,8 @@
 // SSEStream class, with every named export and `.default` on it, and
 // `import SSEStream = require('ssepipe')` gives the class and its types. The
 // class keeps its optional event map: `new SSEStream<{ tick: number }>(req)`.
+// Every name of ./index.js is here, as a static (values) or in the namespace
+// (types); spec/package.spec.ts imports each one from a .cts file.
 import * as ssepipe from './index.js';
 
 declare class SSEStream<E extends object = ssepipe.EventMap> extends ssepipe.SSEStream<E> {
@@ -28,6 +30,10 @@ declare class SSEStream<E extends object = ssepipe.EventMap> extends ssepipe.SSE
 }
 
 declare namespace SSEStream {
+  // The class's type under its named-export spelling too: `import { SSEStream } from
+  // 'ssepipe'` in a .cts file (or with node10 resolution) and `import('ssepipe').SSEStream`
+  // in a checked .cjs file are the class, as type and as value.
+  export type SSEStream<E extends object = ssepipe.EventMap> = ssepipe.SSEStream<E>;
   export type Channel<E extends object = ssepipe.EventMap> = ssepipe.Channel<E>;
   export type MemoryHistory = ssepipe.MemoryHistory;
   export type SSEParser = ssepipe.SSEParser;
@@ -62,6 +68,7 @@ declare namespace SSEStream {
   export type ServerSentEvent = ssepipe.ServerSentEvent;
   export type ParserOptions = ssepipe.ParserOptions;
   export type EventStreamParser = ssepipe.EventStreamParser;
+  export type ParseOptions = ssepipe.ParseOptions;
   export type ParseResult = ssepipe.ParseResult;
   export type SSEParserOptions = ssepipe.SSEParserOptions;
 }
