@@ -1,4 +1,4 @@
-// README, "Compression": a compressed clock. Run: npx tsx examples/compress.ts
+// A compressed clock (the option is described in the README's "Compression"). Run: npx tsx examples/compress.ts
 import http from 'node:http';
 import { SSEStream } from '../lib/index.ts';
 

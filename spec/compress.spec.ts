@@ -377,7 +377,7 @@ test('HTTP/2: a gzip stream, each event readable before the next', async () => {
   }
 });
 
-test("README's example (examples/compress.ts): a browser's Accept-Encoding gets br, with the ticks", async () => {
+test("examples/compress.ts: a browser's Accept-Encoding gets br, with the ticks", async () => {
   const { createCompressedServer } = await import('../examples/compress.ts');
   const example = createCompressedServer();
   const port = await listen(example);

@@ -31,6 +31,7 @@ proxyScenarios(
   },
   (h) => {
     test('each event arrives as it is written, 5 rounds (proxy_http_version 1.1, Connection "")', () => h.lockstep('/v11/events'));
+    test("each event arrives as it is written, 5 rounds (the README's location block, examples/nginx.conf)", () => h.lockstep('/readme/events'));
 
     // Compressed upstream: nginx passes Content-Encoding and each flushed batch through (no gunzip/gzip configured).
     for (const [path, accept] of [['/events-compressed', 'gzip'], ['/v11/events-compressed', 'br'], ['/v11/events-compressed', 'deflate']]) {

@@ -32,7 +32,7 @@ for (const major of NODE_MAJORS) {
   );
 }
 
-describe("the README's first example (examples/web/hello.mjs), on the Node running the tests", () => {
+describe("the README's first ssepipe/web example (examples/web/hello.mjs), on the Node running the tests", () => {
   test('GET answers with the event stream: the CORS origin, the preamble, retry, the hello event', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', `
       const { GET } = await import('./examples/web/hello.mjs');

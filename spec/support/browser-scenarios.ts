@@ -21,6 +21,7 @@ import { Channel, SSEStream, noContent, preflight, type ContentEncoding, type Co
 import { AVAILABLE } from '../../lib/zlib-node.ts';
 import { clockOf, createDemoServer } from '../../examples/server.ts';
 import { launchBrowser, type Engine } from './browsers.ts';
+import { ARTICLE_URL, articleClient } from './readme.ts';
 import {
   closeServer,
   deferred,
@@ -786,7 +787,7 @@ function defineScenarios(engine: Engine, binary: string): void {
   });
 
   // The article's client, and npm start -------------------------------------
-  test("§1 the article's client code, unchanged, against npm start: onmessage every 100 ms, ids 1, 2, 3...", async (t) => {
+  test("§1 the README's client code (the tutorial's, unchanged) against npm start: onmessage every 100 ms, ids 1, 2, 3...", async (t) => {
     const demo = await startDemoProcess();
     t.after(() => demo.kill());
     const tab = await openTab(`${page.origin}/runner`);
@@ -805,7 +806,9 @@ function defineScenarios(engine: Engine, binary: string): void {
       SCENARIO_MS,
       tab,
     );
-    const article = `const es = new EventSource('http://localhost:${demo.port}/sse');\nes.onmessage = (event) => console.log(event)`;
+    // The README's block (./readme.ts), on the port this demo got instead of 8080.
+    const article = articleClient().replace(ARTICLE_URL, ARTICLE_URL.replace(':8080/', `:${demo.port}/`));
+    assert.ok(article.includes(`localhost:${demo.port}/sse`));
     await tab.addScriptTag({ content: article });
     const logged = await inBrowser<Array<{ type: string; data: string; lastEventId: string; origin: string }>>(
       `await ctx.until(() => window.logged.length >= 6, 5000, 'six messages logged');

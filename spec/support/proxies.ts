@@ -84,6 +84,17 @@ export const nginxProxy = (upstream: string, extra = ''): string => `
       proxy_buffering on;
 ${extra}`;
 
+/**
+ * The README's location block (examples/nginx.conf) as printed, at `/readme/`
+ * instead of `/sse`, towards the test's upstream instead of 127.0.0.1:8080.
+ */
+export function nginxReadmeLocation(upstream: string): string {
+  const text = readFileSync(join(__dirname, '..', '..', 'examples', 'nginx.conf'), 'utf8');
+  const moved = text.replace(/^location \/sse \{$/m, 'location /readme/ {').replace(/^(\s+proxy_pass )http:\/\/127\.0\.0\.1:8080;$/m, `$1${upstream}/;`);
+  if (!moved.includes('location /readme/ {') || !moved.includes(`proxy_pass ${upstream}/;`)) throw new Error('examples/nginx.conf: no `location /sse {` or no `proxy_pass http://127.0.0.1:8080;` line');
+  return moved;
+}
+
 /** The seed article's location body: proxy_pass, everything else nginx's defaults. */
 export const nginxSeedProxy = (upstream: string): string => `
       proxy_pass ${upstream};
@@ -131,6 +142,7 @@ export function startNginx(binary: string, routes: ProxyRoutes): Promise<Running
     location /v11/ {${nginxProxy(`${up}/`)}    }
     location /short/ {${nginxProxy(`${up}/`, `      proxy_read_timeout ${routes.idleMs}ms;\n`)}    }
     location /demo/ {${nginxProxy(`http://127.0.0.1:${routes.demo}/`)}    }
+${nginxReadmeLocation(up)}
 `;
   return startDaemon('nginx', (dir, port) => {
     const conf = [
