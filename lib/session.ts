@@ -258,7 +258,7 @@ export class Session implements SinkListener, Beating {
     this.disconnect(error === undefined ? reason : caused(reason, error));
   }
 
-  /** Heartbeat sweep (a quarter of the interval): after three silent sweeps, a comment goes out. */
+  /** Heartbeat sweep (an eighth of the interval): after seven silent sweeps, a comment goes out. */
   beat(): void {
     if (this.active) {
       this.active = false;
