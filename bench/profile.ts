@@ -58,7 +58,7 @@ async function fleet(contender: 'plain' | 'ours' | 'channel'): Promise<void> {
     const port = await server.call<number>('port', {});
     await client.call('open', { port, connections: n, latency: true }, 60_000);
     for (let i = 0; i < 500 && (await server.call<number>('clients', {})) < n; i++) await new Promise((r) => setTimeout(r, 10));
-    const t = await server.call<{ ticks: number; cpuUs: number }>('tick', { intervalMs, durationMs: 3000 }, 60_000);
+    const t = await server.call<{ ticks: number; cpuUs: number }>('tick', { intervalMs, durationMs: Number(process.env.DURATION ?? 3000) }, 60_000);
     const got = await client.call<{ events: number }>('collect', { expect: t.ticks * n, timeoutMs: 10_000 }, 20_000);
     console.log(`${contender}, ${n} clients every ${intervalMs} ms: ${(t.cpuUs / got.events).toFixed(2)} µs CPU/event (under the profiler), ${got.events} events`);
   } finally {
