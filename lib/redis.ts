@@ -16,9 +16,35 @@ import { clientKind, commandsOf, duplicate, streamsOf, text, type ClientKind, ty
 import { Deadlines } from './deadlines.js';
 import { SCRIPT, SCRIPT_SHA } from './redis-script.js';
 import { fieldsOf, RedisTopic, type TopicHost } from './redis-topic.js';
-import type { Broker, BrokerFeed, BrokerTopic, PreparedEvent, RedisBrokerOptions } from './types.js';
+import type { Broker, BrokerFeed, BrokerTopic, PreparedEvent } from './types.js';
 
-export type { RedisBrokerOptions } from './types.js';
+
+/** `new RedisBroker(client, options)` (from `ssepipe/redis`). */
+export interface RedisBrokerOptions {
+  /**
+   * Put before every channel name to make its stream key (`prefix + name`). In
+   * Redis Cluster one channel is one key, so one slot; a hash tag in the name
+   * (`'{room:42}'`) pins related keys to one slot.
+   * @defaultValue 'sse:'
+   */
+  prefix?: string;
+  /** Events kept per channel in Redis (`XADD MAXLEN ~`: a few more may be kept). At least 1. @defaultValue 10000 */
+  maxLen?: number;
+  /** Also drop events older than this many ms (checked with Redis's clock at each publish). `0`: no age limit. @defaultValue 0 */
+  maxAge?: number;
+  /**
+   * Events per channel kept in this instance's memory (the hot tail) to answer
+   * reconnects without reading them from Redis. At most `maxLen`. `0` turns it off.
+   * @defaultValue 1000
+   */
+  tail?: number;
+  /**
+   * Milliseconds a command may take: a `publish()` not confirmed by then rejects
+   * with `ERR_SSE_PUBLISH_FAILED` (outcome unknown), and so does a replay's read.
+   * @defaultValue 5000
+   */
+  timeout?: number;
+}
 
 /** At most this many events, and about this many bytes, in one script call (it blocks Redis while it runs). */
 const BATCH_EVENTS = 256;
