@@ -195,10 +195,16 @@ function onEvents(_scanner: Scanner, added: number): void {
 }
 
 
-function connect(port: number, withLatency: boolean, onEvent: (scanner: Scanner, added: number) => void, acceptEncoding?: string): Promise<Conn> {
+function connect(
+  port: number,
+  withLatency: boolean,
+  onEvent: (scanner: Scanner, added: number) => void,
+  acceptEncoding?: string,
+  localAddress?: string,
+): Promise<Conn> {
   return new Promise((resolve, reject) => {
     const scanner = new Scanner(withLatency ? latencies : null, onEvent);
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
     socket.setNoDelay(true);
     socket.once('error', reject);
     const conn = new Conn(socket, scanner, (error) => {
@@ -243,14 +249,23 @@ function waitFor(expect: number, timeoutMs: number): Promise<void> {
 
 serveParent(
   {
-    async open({ port, connections, latency, acceptEncoding }: { port: number; connections: number; latency: boolean; acceptEncoding?: string }) {
+    async open({ port, connections, latency, acceptEncoding, sources, sourceBase = 2 }: { port: number; connections: number; latency: boolean; acceptEncoding?: string; sources?: number; sourceBase?: number }) {
       closeAll();
+      // Past ~28k connections one source address runs out of ephemeral ports
+      // (and a case's closed sockets hold theirs in TIME_WAIT for a minute):
+      // spread them over 127.0.0.<sourceBase>, +1, ... (all loopback).
+      const from = (i: number): string | undefined => (sources === undefined ? undefined : `127.0.0.${sourceBase + (i % sources)}`);
       // In waves, so the server's accept backlog is never the limit.
       for (let i = 0; i < connections; i += 250) {
         const wave = Math.min(250, connections - i);
-        conns.push(...(await Promise.all(Array.from({ length: wave }, () => connect(port, latency, onEvents, acceptEncoding)))));
+        conns.push(...(await Promise.all(Array.from({ length: wave }, (_, j) => connect(port, latency, onEvents, acceptEncoding, from(i + j))))));
       }
       return { opened: conns.length };
+    },
+
+    /** Body bytes received so far over every connection (heartbeats included). */
+    bytes() {
+      return conns.reduce((n, c) => n + c.bodyBytes, 0);
     },
 
     async consume({ port, expect, timeoutMs }: { port: number; expect: number; timeoutMs: number }) {

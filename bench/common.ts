@@ -4,7 +4,8 @@
  * them), statistics, and the report (console lines + bench/RESULTS.md).
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { throughputSvg, type Bar, type BarGroup } from './chart.ts';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -162,7 +163,21 @@ export interface Target {
 export class Report {
   readonly suites: Suite[] = [];
   readonly targets: Target[] = [];
+  /** The headline figures, for README's benchmark section. */
+  readonly summaries: Array<{ what: string; value: string }> = [];
+  /** Bar groups of the throughput chart (bench/results.svg). */
+  readonly bars: BarGroup[] = [];
   readonly started = new Date();
+
+  /** A headline figure of this run (README's table). */
+  summary(what: string, value: string): void {
+    this.summaries.push({ what, value });
+  }
+
+  /** One group of the throughput chart. */
+  chartBar(_chart: 'throughput', title: string, bars: Bar[]): void {
+    this.bars.push({ title, bars });
+  }
 
   suite(title: string, notes: string[] = []): Suite {
     const suite: Suite = { title, notes, rows: [] };
@@ -189,7 +204,7 @@ export class Report {
 
   printTargets(): void {
     if (this.targets.length === 0) return;
-    console.log('\n## Targets (issue 8)');
+    console.log('\n## Targets');
     for (const t of this.targets) console.log(`${t.holds ? 'HOLDS' : 'MISSED'}  ${t.what}: ${t.measured}`);
   }
 
@@ -225,11 +240,47 @@ export class Report {
       out.push('');
     }
     if (this.targets.length > 0) {
-      out.push('## Targets (issue 8)', '', '| target | measured | holds |', '|---|---|---|');
+      out.push('## Targets', '', '| target | measured | holds |', '|---|---|---|');
       for (const t of this.targets) out.push(`| ${esc(t.what)} | ${esc(t.measured)} | ${t.holds ? 'yes' : '**no**'} |`);
       out.push('');
     }
+    if (this.bars.length > 0) {
+      writeFileSync(path.join(path.dirname(file), 'results.svg'), throughputSvg(this.bars, this.subtitle()));
+      out.splice(out.indexOf('') + 1, 0, '![events/s and server CPU per event of every contender](results.svg)', '');
+    }
     writeFileSync(file, out.join('\n'));
+  }
+
+  private subtitle(): string {
+    return `${this.started.toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'CPU'} x ${os.cpus().length}, Node ${process.version}, median of ${RUNS} runs`;
+  }
+
+  /**
+   * Rewrite README's benchmark figures (between `<!-- bench:start -->` and
+   * `<!-- bench:end -->`) from this run: only after a full run of every suite,
+   * so that README always shows one run's figures, never a mix.
+   */
+  updateReadme(file: string): boolean {
+    if (!existsSync(file) || this.summaries.length === 0) return false;
+    const text = readFileSync(file, 'utf8');
+    const start = text.indexOf('<!-- bench:start -->');
+    const end = text.indexOf('<!-- bench:end -->');
+    if (start === -1 || end < start) return false;
+    const held = this.targets.filter((t) => t.holds).length;
+    const region = [
+      '<!-- bench:start -->',
+      `Figures from one \`npm run bench\` run (${this.subtitle()}); every case, and how it is measured: [bench/RESULTS.md](bench/RESULTS.md).`,
+      '',
+      '| case | measured |',
+      '|---|---|',
+      ...this.summaries.map((r) => `| ${r.what} | ${r.value} |`),
+      '',
+      `Targets held in this run: ${held} of ${this.targets.length} (each one, with its figure, in [bench/RESULTS.md](bench/RESULTS.md#targets)).`,
+      '',
+      ...(this.bars.length > 0 ? ['![events/s and server CPU per event of every contender](bench/results.svg)', ''] : []),
+    ];
+    writeFileSync(file, text.slice(0, start) + region.join('\n') + text.slice(end));
+    return true;
   }
 }
 

@@ -24,10 +24,18 @@ export interface ServerArgs {
   lib?: string;
   /** ours, fleet: the `compress` option of every stream (the compression bench). */
   compress?: unknown;
+  /**
+   * fleet: a heartbeat every this many ms (the idle-at-scale case): ours through
+   * its option (one shared timer), plain res.write with a setInterval per
+   * connection, as hand-written code does. Absent: ours' default, plain none.
+   */
+  heartbeat?: number;
 }
 
 interface OursModule {
   SSEStream: new (req?: IncomingMessage, options?: Record<string, unknown>) => SSEWritable;
+  /** Validate and serialize once, for every stream (absent in a lib copy from before it existed). */
+  prepare?(message: unknown): unknown;
 }
 interface WebModule {
   sseResponse(request: Request, handler: (stream: SSEWritable) => void, options?: Record<string, unknown>): Response;
@@ -185,6 +193,12 @@ async function main(): Promise<void> {
   const channel = lib.channel;
   // The channel serializes once and hands the same frame to every subscriber.
   if (channel !== undefined) sendToAll = (_n, m) => void channel.write(m);
+  else if (args.contender === 'ours' && lib.ours?.prepare !== undefined) {
+    // One event to many streams: prepare() it once (validated and serialized once), as the README says.
+    const prepare = lib.ours.prepare;
+    const each = sendToAll;
+    sendToAll = (n, m, text) => each(n, prepare(m), text);
+  }
 
   function join(req: IncomingMessage, res: ServerResponse): void {
     switch (args.contender) {
@@ -192,13 +206,18 @@ async function main(): Promise<void> {
       case 'limit':
         res.writeHead(200, HEADERS);
         res.write(':ok\n\n');
+        if (args.heartbeat !== undefined) {
+          const timer = setInterval(() => res.write(':\n\n'), args.heartbeat);
+          res.on('close', () => clearInterval(timer));
+        }
         fleet.push({ res, send: (_n, _p, text) => res.write(text), queued: () => res.writableLength });
         return;
       case 'ours':
       case 'channel':
       case 'ssestream': {
         const compressed = args.compress !== undefined;
-        const stream = args.contender === 'ssestream' ? new lib.SseStream!(req) : new lib.ours!.SSEStream(req, compressed ? { compress: args.compress } : undefined);
+        const options = { ...(compressed ? { compress: args.compress } : {}), ...(args.heartbeat !== undefined ? { heartbeat: args.heartbeat } : {}) };
+        const stream = args.contender === 'ssestream' ? new lib.SseStream!(req) : new lib.ours!.SSEStream(req, options);
         stream.pipe(res);
         channel?.add(stream);
         fleet.push({
@@ -301,6 +320,13 @@ async function main(): Promise<void> {
         await new Promise((r) => setImmediate(r));
         for (let i = 0; i < 5000 && fleet.some((c) => c.queued() > 0); i++) await new Promise((r) => setTimeout(r, 1));
         return { cpuUs: cpuUs() };
+      },
+      /** Server CPU (µs) spent over `ms` of idleness: the heartbeats' cost. */
+      idle: async ({ ms }: { ms: number }) => {
+        const start = process.cpuUsage();
+        await new Promise((r) => setTimeout(r, ms));
+        const d = process.cpuUsage(start);
+        return { cpuUs: d.user + d.system };
       },
       memory: () => {
         (globalThis as { gc?: () => void }).gc?.();

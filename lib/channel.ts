@@ -19,11 +19,13 @@
  *   delivers later, to every instance alike.
  */
 import { Emitter } from './emitter.js';
-import { caused, stateError, typeError, type SSEError } from './errors.js';
-import { dispatches, fromFrame, isPrepared, prepare } from './format.js';
+import { stateError, typeError, type SSEError } from './errors.js';
+import { dispatches, prepare } from './format.js';
+import { Subscribers } from './fanout.js';
 import { MemoryHistory } from './history.js';
 import { LocalTopic, Unconfirmed } from './topic.js';
 import { ADD_RULES, CHANNEL_RULES, endArguments, readOptions } from './options.js';
+import { Replay, isThenable } from './replay.js';
 import type {
   AddOptions,
   Broker,
@@ -32,25 +34,12 @@ import type {
   ChannelOptions,
   EventMap,
   EventStreamLike,
-  HistoryResult,
   HistoryStore,
   MessageOf,
   PipedInput,
   PreparedEvent,
   SSEInput,
-  StoredEvent,
 } from './types.js';
-
-/** The per-subscriber state: one object per `add()`, nothing per event. */
-interface Subscriber {
-  readonly stream: EventStreamLike;
-  readonly filter: ((event: PreparedEvent) => boolean) | null;
-  /** How many events had been written when it joined: it gets the later ones (or they are in its replay). */
-  readonly start: number;
-  /** Live events that came while the replay was being fetched; null once it was sent. */
-  queue: PreparedEvent[] | null;
-  queuedBytes: number;
-}
 
 type WriteCallback = (error?: Error | null) => void;
 type Done = () => void;
@@ -73,24 +62,15 @@ export class Channel<E extends object = EventMap> extends Emitter {
   /** The `name` option (with a broker, which of its topics this channel is). */
   readonly name: string | undefined;
 
-  private readonly subs = new Map<EventStreamLike, Subscriber>();
+  private readonly subs: Subscribers;
   /** Where events get ids, order and replay; undefined without history (events go out live). */
   private readonly topic: BrokerTopic | undefined;
+  private readonly replays: Replay | undefined;
   /** Publishes to a broker not yet confirmed: `end()` waits for them, `write()` reports backpressure. */
   private readonly unconfirmed = new Unconfirmed(() => this.emit('drain'));
-  private readonly replayTimeout: number;
   private ended = false;
   private finished = false;
   private closed = false;
-  /** Events written so far: their sequence numbers, which order them as the history does. */
-  private created = 0;
-  private fanning = false;
-  /** Events written during a fan-out, each followed by its sequence number. */
-  private backlog: Array<PreparedEvent | number> | null = null;
-  // One listener function per channel, shared by all its subscribers (called
-  // with `this` = the stream): no closure per subscriber.
-  private readonly onDisconnect: (this: EventStreamLike, reason: SSEError) => void;
-  private readonly onClose: (this: EventStreamLike) => void;
 
   constructor(options?: ChannelOptions) {
     super();
@@ -107,7 +87,6 @@ export class Channel<E extends object = EventMap> extends Emitter {
     this.store = o.store ?? (o.history > 0 ? new MemoryHistory({ limit: o.history, maxAge: o.historyMaxAge }) : undefined);
     this.broker = o.broker;
     this.name = o.name;
-    this.replayTimeout = o.replayTimeout;
     const feed: BrokerFeed = {
       // A broker delivers from its own loop: a listener that throws there is reported, not thrown into the broker.
       deliver:
@@ -122,14 +101,10 @@ export class Channel<E extends object = EventMap> extends Emitter {
             },
       gap: (error) => this.lost(error),
     };
+    // Before the topic: a broker may deliver (to the subscribers) from its constructor on.
+    this.subs = new Subscribers(this, (watched) => this.topic?.watch(watched));
     this.topic = o.broker !== undefined ? o.broker.topic(o.name!, feed) : this.store !== undefined ? new LocalTopic(this.store, feed) : undefined;
-    const channel = this;
-    this.onDisconnect = function (this: EventStreamLike, reason: SSEError) {
-      channel.remove(this, reason);
-    };
-    this.onClose = function (this: EventStreamLike) {
-      channel.remove(this, this.disconnectReason);
-    };
+    this.replays = this.topic === undefined ? undefined : new Replay(this.subs, this, this.topic, o.replayTimeout, o.broker !== undefined);
   }
 
   /** How many streams are subscribed. */
@@ -144,7 +119,7 @@ export class Channel<E extends object = EventMap> extends Emitter {
 
   /** The subscribed streams (e.g. for presence lists). */
   streams(): IterableIterator<EventStreamLike<E>> {
-    return this.subs.keys() as IterableIterator<EventStreamLike<E>>;
+    return this.subs.streams() as IterableIterator<EventStreamLike<E>>;
   }
 
   /** False once the channel was ended or destroyed (as on a Writable). */
@@ -183,26 +158,19 @@ export class Channel<E extends object = EventMap> extends Emitter {
       return false;
     }
     if (this.subs.has(stream) || !stream.writable) return false;
-    const topic = this.topic;
-    const replay = topic !== undefined && lastId !== undefined;
-    // Queue live events from now on, even for a synchronous store: a 'join' or
-    // 'gap' listener may broadcast, and that event must follow the replay.
-    const sub: Subscriber = { stream, filter: filter ?? null, start: this.created, queue: replay ? [] : null, queuedBytes: 0 };
-    this.subs.set(stream, sub);
-    if (this.subs.size === 1) topic?.watch(true);
-    stream.on('disconnect', this.onDisconnect);
-    stream.on('close', this.onClose);
+    const replays = this.replays;
+    const sub = this.subs.add(stream, filter, replays !== undefined && lastId !== undefined);
     try {
       this.emit('join', stream);
     } finally {
-      if (replay && this.subs.get(stream) === sub) this.replay(sub, topic, lastId);
+      if (sub.queue !== null && this.subs.current(sub)) replays!.start(sub, lastId!);
     }
     return true;
   }
 
   /** Unsubscribe `stream` without ending it. Returns whether it was subscribed. */
   delete(stream: EventStreamLike<E>): boolean {
-    return this.remove(stream as unknown as EventStreamLike, undefined);
+    return this.subs.remove(stream as unknown as EventStreamLike, undefined);
   }
 
   /**
@@ -284,7 +252,7 @@ export class Channel<E extends object = EventMap> extends Emitter {
         .then(() => this.topic!.close())
         .catch(() => undefined)
         .then(() => {
-          this.endSubscribers();
+          this.subs.endAll();
           this.finished = true;
           this.emit('finish');
           done?.();
@@ -292,7 +260,7 @@ export class Channel<E extends object = EventMap> extends Emitter {
         });
       return this;
     }
-    this.endSubscribers();
+    this.subs.endAll();
     queueMicrotask(() => {
       this.finished = true;
       this.emit('finish');
@@ -306,7 +274,7 @@ export class Channel<E extends object = EventMap> extends Emitter {
   destroy(error?: Error): this {
     if (this.closed) return this;
     this.ended = true;
-    this.endSubscribers();
+    this.subs.endAll();
     if (this.broker !== undefined) Promise.resolve().then(() => this.topic!.close()).catch(() => undefined);
     queueMicrotask(() => {
       if (error !== undefined) this.emit('error', error);
@@ -322,53 +290,7 @@ export class Channel<E extends object = EventMap> extends Emitter {
   }
 
   private broadcast(event: PreparedEvent): void {
-    const seq = ++this.created;
-    if (this.fanning) {
-      // Written by a listener ('leave' of a dropped client) in the middle of a
-      // fan-out: sent after it, so that every subscriber sees history order.
-      (this.backlog ??= []).push(event, seq);
-      return;
-    }
-    this.fanning = true;
-    try {
-      this.fanOut(event, seq);
-      while (this.backlog !== null) {
-        const backlog = this.backlog;
-        this.backlog = null;
-        for (let i = 0; i < backlog.length; i += 2) this.fanOut(backlog[i] as PreparedEvent, backlog[i + 1] as number);
-      }
-    } finally {
-      this.fanning = false;
-    }
-  }
-
-  /** One event to every subscriber that joined before it was written. */
-  private fanOut(event: PreparedEvent, seq: number): void {
-    // values(), not entries(): no [key, value] pair allocated per subscriber.
-    for (const sub of this.subs.values()) {
-      if (sub.start >= seq) continue; // joined during this fan-out: its replay has the event
-      if (sub.queue !== null) this.enqueue(sub, event);
-      else this.send(sub, event);
-    }
-  }
-
-  /** To one subscriber, through its filter. Returns false when the subscriber is gone. */
-  private send(sub: Subscriber, event: PreparedEvent): boolean {
-    if (sub.filter !== null) {
-      let wanted: boolean;
-      try {
-        wanted = sub.filter(event);
-      } catch (err) {
-        this.fail(sub, err, 'its filter');
-        return false;
-      }
-      if (!wanted) return true;
-    }
-    const stream = sub.stream;
-    if (stream.write(event) || stream.writable) return true;
-    // Ended or destroyed without telling us yet: let go of it now.
-    this.remove(stream, stream.disconnectReason);
-    return false;
+    this.subs.broadcast(event);
   }
 
   /** Validate and serialize once; a broker assigns every id itself. */
@@ -401,145 +323,15 @@ export class Channel<E extends object = EventMap> extends Emitter {
 
   /** The broker lost events this instance had not delivered: every subscriber learns it and is ended (its client reconnects). */
   private lost(error: SSEError): void {
-    for (const [stream, sub] of [...this.subs]) {
-      if (this.subs.get(stream) !== sub) continue;
+    for (const sub of this.subs.list()) {
+      if (!this.subs.current(sub)) continue;
       try {
-        this.emit('gap', stream, error);
+        this.emit('gap', sub.stream, error);
       } catch (err) {
-        this.fail(sub, err, "a 'gap' listener");
+        this.subs.fail(sub, err, "a 'gap' listener");
         continue;
       }
-      if (this.remove(stream, error)) stream.end();
-    }
-  }
-
-  private enqueue(sub: Subscriber, event: PreparedEvent): void {
-    const queue = sub.queue as PreparedEvent[];
-    queue.push(event);
-    sub.queuedBytes += event.frame.length;
-    // The queue is part of this client's backlog: bound it like the stream's own.
-    const max = sub.stream.maxBufferedBytes;
-    if (max > 0 && sub.queuedBytes > max) {
-      this.remove(sub.stream, stateError('ERR_SSE_CLIENT_TOO_SLOW', sub.queuedBytes, max, ' behind its replay'));
-      // Ending (not a client disconnect): the client reconnects and replays again.
-      sub.stream.destroy();
-    }
-  }
-
-  /** Ask the store for what came after `lastId`, guarded: whatever it does, nothing escapes as a crash. */
-  private replay(sub: Subscriber, topic: BrokerTopic, lastId: string): void {
-    let answer: HistoryResult | PromiseLike<HistoryResult>;
-    try {
-      answer = topic.since(lastId);
-    } catch (err) {
-      this.deliver(sub, lastId, undefined, err);
-      return;
-    }
-    if (!isThenable(answer)) {
-      this.deliver(sub, lastId, answer, undefined);
-      return;
-    }
-    let settled = false;
-    const settle = (result: unknown, cause: unknown): void => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      this.deliver(sub, lastId, result, cause);
-    };
-    const timer =
-      this.replayTimeout > 0
-        ? setTimeout(() => settle(undefined, new Error(`since() did not answer within replayTimeout (${this.replayTimeout} ms)`)), this.replayTimeout)
-        : undefined;
-    (timer as { unref?(): void } | undefined)?.unref?.();
-    Promise.resolve(answer).then(
-      (result) => settle(result, undefined),
-      (err: unknown) => settle(undefined, err ?? new Error('since() rejected')),
-    );
-  }
-
-  /**
-   * Send the replay, then the live events queued behind it that it did not
-   * cover. A store that failed (`cause`) or answered nonsense counts as a gap
-   * with nothing kept: `'gap'` with the cause, then live events.
-   */
-  private deliver(sub: Subscriber, lastId: string, answer: unknown, cause: unknown): void {
-    if (this.subs.get(sub.stream) !== sub) return; // left (or channel ended) meanwhile
-    const stream = sub.stream;
-    let events: readonly PreparedEvent[] = [];
-    let found = false;
-    if (cause === undefined) {
-      const checked = checkAnswer(answer);
-      if (checked === undefined) cause = new Error(`since() answered ${describeAnswer(answer)}, not { events: StoredEvent[], found: boolean }`);
-      else ({ events, found } = checked);
-    }
-    if (cause !== undefined && this.broker !== undefined) {
-      // Live events queued meanwhile may start before the client's id (it came
-      // from an instance further ahead): sending them could repeat events. End
-      // the stream instead; its client reconnects and replays again.
-      const why = cause instanceof Error ? cause.message : String(cause);
-      if (this.remove(stream, caused(stateError('ERR_SSE_REPLAY_FAILED', lastId, why), cause))) stream.end();
-      return;
-    }
-    if (!found) {
-      const why = cause === undefined ? 'is not in the history (unknown, or already dropped)' : 'could not be looked up';
-      const gap = stateError('ERR_SSE_HISTORY_GAP', lastId, why, events.length);
-      try {
-        // Written by a listener (e.g. a 'reset' event) goes out before the replay.
-        this.emit('gap', stream, cause === undefined ? gap : caused(gap, cause));
-      } catch (err) {
-        this.fail(sub, err, "a 'gap' listener");
-        return;
-      }
-      if (this.subs.get(stream) !== sub) return;
-    }
-    for (let i = 0; i < events.length; i++) if (!this.send(sub, events[i])) return;
-    const queue = sub.queue as PreparedEvent[];
-    sub.queue = null;
-    sub.queuedBytes = 0;
-    // Live events arrive in history order, so the ones the replay covered are a
-    // prefix of the queue ending at the replay's last id. A broker's replay that
-    // found the id but had nothing after it covered up to that id: this instance
-    // may have delivered it (and the events before it) only after the client joined.
-    let start = 0;
-    const last = events.length > 0 ? events[events.length - 1].id : found && this.broker !== undefined ? lastId : undefined;
-    if (last !== undefined && queue.length > 0) {
-      for (let i = queue.length - 1; i >= 0; i--) {
-        if (queue[i].id === last) {
-          start = i + 1;
-          break;
-        }
-      }
-    }
-    for (let i = start; i < queue.length; i++) if (!this.send(sub, queue[i])) return;
-  }
-
-  /** A subscriber's own code threw: it leaves, and its stream ends (its client reconnects). */
-  private fail(sub: Subscriber, err: unknown, what: string): void {
-    this.remove(sub.stream, caused(stateError('ERR_SSE_SUBSCRIBER_FAILED', what), err));
-    sub.stream.end();
-  }
-
-  private remove(stream: EventStreamLike, reason: SSEError | undefined): boolean {
-    if (!this.subs.delete(stream)) return false;
-    if (this.subs.size === 0) this.topic?.watch(false);
-    this.detach(stream);
-    this.emit('leave', stream, reason);
-    return true;
-  }
-
-  private detach(stream: EventStreamLike): void {
-    stream.removeListener('disconnect', this.onDisconnect);
-    stream.removeListener('close', this.onClose);
-  }
-
-  private endSubscribers(): void {
-    const streams = [...this.subs.keys()];
-    this.subs.clear();
-    if (streams.length > 0) this.topic?.watch(false);
-    for (const stream of streams) {
-      this.detach(stream);
-      stream.end();
-      this.emit('leave', stream, undefined);
+      if (this.subs.remove(sub.stream, error)) sub.stream.end();
     }
   }
 }
@@ -568,32 +360,4 @@ function isEventStream(value: unknown): value is EventStreamLike {
     typeof s.maxBufferedBytes === 'number' &&
     typeof s.writable === 'boolean'
   );
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
-
-/** A store's answer, with every event made a prepared event (a store may give back plain copies); undefined if it is not one. */
-function checkAnswer(answer: unknown): { events: PreparedEvent[]; found: boolean } | undefined {
-  const a = answer as { events?: unknown; found?: unknown } | null | undefined;
-  if (a === null || typeof a !== 'object' || !Array.isArray(a.events) || typeof a.found !== 'boolean') return undefined;
-  const events: PreparedEvent[] = [];
-  for (const e of a.events as unknown[]) {
-    if (isPrepared(e)) {
-      events.push(e);
-      continue;
-    }
-    const c = e as Partial<StoredEvent> | null;
-    if (c === null || typeof c !== 'object' || typeof c.id !== 'string' || typeof c.frame !== 'string') return undefined;
-    const rebuilt = fromFrame(c.frame, c.id, typeof c.type === 'string' ? c.type : 'message', c.message ?? '');
-    if (rebuilt === undefined) return undefined;
-    events.push(rebuilt);
-  }
-  return { events, found: a.found };
-}
-
-function describeAnswer(answer: unknown): string {
-  if (answer === undefined || answer === null) return String(answer);
-  return Array.isArray(answer) ? 'an array' : typeof answer === 'object' ? 'an object of another shape' : typeof answer;
 }

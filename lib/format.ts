@@ -242,6 +242,9 @@ function jsonText(data: unknown): string {
 function splitLines(prefix: string, text: string): string {
   const n = text.length;
   if (n <= SHORT_TEXT) {
+    // LF only (nearly every multi-line value): one native replaceAll, ~20% faster
+    // than the loop below on 5-line events (bench/serializer).
+    if (text.indexOf('\r') === -1) return prefix + text.replaceAll(LF, LF + prefix) + LF;
     let out = '';
     let start = 0;
     for (let i = 0; i < n; i++) {

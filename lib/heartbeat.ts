@@ -5,13 +5,18 @@
  * Neutral: only the timers every runtime has.
  */
 
-/** What the scheduler drives: called once per quarter interval. */
+/** What the scheduler drives: called once per sweep (an eighth of the interval). */
 export interface Beating {
   beat(): void;
 }
 
-/** How many sweeps an interval is cut into. A stream sends a heartbeat after 3 silent sweeps, so silence never exceeds the interval. */
-export const SWEEPS_PER_INTERVAL = 4;
+/**
+ * How many sweeps an interval is cut into. A stream sends a heartbeat after 7
+ * silent sweeps, so silence never exceeds the interval, and an idle stream beats
+ * every 7/8 to 8/8 of it (with 4 sweeps, every 3/4 to 4/4: 14% more heartbeats
+ * for the same bound, each a socket write; bench/memory, 19k idle connections).
+ */
+export const SWEEPS_PER_INTERVAL = 8;
 
 class Group {
   readonly members = new Set<Beating>();

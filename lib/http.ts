@@ -25,7 +25,7 @@ export interface ResponseLike {
 }
 
 /** Every value of request header `name` (lower case), in order: repeated headers are not joined. */
-export function headerValues(req: RequestLike | undefined, name: string): string[] {
+function headerValues(req: RequestLike | undefined, name: string): string[] {
   const raw = req?.rawHeaders;
   if (Array.isArray(raw)) {
     const out: string[] = [];
@@ -45,7 +45,7 @@ export function lastEventIdOf(req: RequestLike | undefined): string | undefined 
 }
 
 /** True when `res` is node:http2's compat response (or its request was HTTP/2). */
-export function isHttp2(res: ResponseLike, req?: RequestLike): boolean {
+function isHttp2(res: ResponseLike, req?: RequestLike): boolean {
   const major = req?.httpVersionMajor ?? res.req?.httpVersionMajor;
   if (major !== undefined) return major >= 2;
   const stream = res.stream as { respond?: unknown } | undefined;

@@ -67,7 +67,7 @@ export function fn<F extends (...args: any[]) => unknown>(signature: string): Ru
 }
 
 /** A function that must be given. */
-export function requiredFn<F extends (...args: any[]) => unknown>(signature: string): Rule<F> {
+function requiredFn<F extends (...args: any[]) => unknown>(signature: string): Rule<F> {
   return (value, where, name) => {
     if (typeof value === 'function') return value as F;
     throw typeError('ERR_SSE_INVALID_OPTION', where, `${name} must be a function ${signature}`, value);

@@ -13,45 +13,38 @@
 import { caused, stateError, typeError } from './errors.js';
 import { readOptions, REDIS_RULES } from './options.js';
 import { clientKind, commandsOf, duplicate, streamsOf, text, type ClientKind, type Commands, type OwnConnection } from './redis-client.js';
+import { Deadlines } from './deadlines.js';
+import { SCRIPT, SCRIPT_SHA } from './redis-script.js';
 import { fieldsOf, RedisTopic, type TopicHost } from './redis-topic.js';
-import type { Broker, BrokerFeed, BrokerTopic, PreparedEvent, RedisBrokerOptions } from './types.js';
+import type { Broker, BrokerFeed, BrokerTopic, PreparedEvent } from './types.js';
 
-export type { RedisBrokerOptions } from './types.js';
 
-/**
- * One XADD per event, in a script so that each entry also names the entry
- * before it (`p`): every reader then knows exactly when entries it had not read
- * were removed (trimmed while it fell behind, lost in a restart without
- * persistence or a failover), which neither XREAD nor the ids can tell. The
- * events published in one tick go in one call (ARGV: maxLen, maxAge, then frame
- * and json flag per event), which answers their ids in order. MAXLEN ~ bounds
- * the stream; with a max age, MINID ~ by Redis's own clock. Neither ever
- * removes the entry just added, so `p` is always the previous XADD's entry.
- * @internal
- */
-export const SCRIPT = [
-  "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)",
-  "local prev = ''",
-  'if last[1] then prev = last[1][1] end',
-  'local ids = {}',
-  'for i = 3, #ARGV - 1, 2 do',
-  "  if ARGV[i + 1] == 'j' then",
-  "    prev = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'p', prev, 'f', ARGV[i], 'd', 'j')",
-  '  else',
-  "    prev = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'p', prev, 'f', ARGV[i])",
-  '  end',
-  '  ids[#ids + 1] = prev',
-  'end',
-  "if ARGV[2] ~= '0' then",
-  "  local t = redis.call('TIME')",
-  '  local min = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[2])',
-  "  if min > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', min)) end",
-  'end',
-  'return ids',
-].join('\n');
-
-/** SHA-1 of SCRIPT (spec/redis.spec.ts checks it), for EVALSHA. @internal */
-export const SCRIPT_SHA = 'a699a552ddd41f518ca9ebccc36dc6acc3086963';
+/** `new RedisBroker(client, options)` (from `ssepipe/redis`). */
+export interface RedisBrokerOptions {
+  /**
+   * Put before every channel name to make its stream key (`prefix + name`). In
+   * Redis Cluster one channel is one key, so one slot; a hash tag in the name
+   * (`'{room:42}'`) pins related keys to one slot.
+   * @defaultValue 'sse:'
+   */
+  prefix?: string;
+  /** Events kept per channel in Redis (`XADD MAXLEN ~`: a few more may be kept). At least 1. @defaultValue 10000 */
+  maxLen?: number;
+  /** Also drop events older than this many ms (checked with Redis's clock at each publish). `0`: no age limit. @defaultValue 0 */
+  maxAge?: number;
+  /**
+   * Events per channel kept in this instance's memory (the hot tail) to answer
+   * reconnects without reading them from Redis. At most `maxLen`. `0` turns it off.
+   * @defaultValue 1000
+   */
+  tail?: number;
+  /**
+   * Milliseconds a command may take: a `publish()` not confirmed by then rejects
+   * with `ERR_SSE_PUBLISH_FAILED` (outcome unknown), and so does a replay's read.
+   * @defaultValue 5000
+   */
+  timeout?: number;
+}
 
 /** At most this many events, and about this many bytes, in one script call (it blocks Redis while it runs). */
 const BATCH_EVENTS = 256;
@@ -369,65 +362,4 @@ interface Batch {
   readonly args: string[];
   readonly waiting: Array<{ resolve(id: string): void; reject(err: Error): void }>;
   bytes: number;
-}
-
-interface Deadline {
-  readonly at: number;
-  /** Called when the deadline passes; null once the command settled. */
-  expire: (() => void) | null;
-}
-
-/**
- * Deadlines of equal length, so they expire in the order they were set: one
- * timer for the oldest pending one, not one per command.
- */
-class Deadlines {
-  private queue: Deadline[] = [];
-  private head = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(private readonly ms: number) {}
-
-  add(expire: () => void): Deadline {
-    const entry: Deadline = { at: Date.now() + this.ms, expire };
-    this.queue.push(entry);
-    if (this.timer === undefined) this.arm(this.ms);
-    return entry;
-  }
-
-  clear(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.queue = [];
-    this.head = 0;
-  }
-
-  private arm(ms: number): void {
-    this.timer = setTimeout(() => this.fire(), Math.max(1, ms));
-    (this.timer as { unref?(): void }).unref?.();
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    const now = Date.now();
-    const queue = this.queue;
-    while (this.head < queue.length) {
-      const entry = queue[this.head];
-      if (entry.expire !== null && entry.at > now) break;
-      this.head++;
-      const expire = entry.expire;
-      entry.expire = null;
-      expire?.();
-    }
-    if (this.head === queue.length) {
-      this.queue = [];
-      this.head = 0;
-      return;
-    }
-    if (this.head > 1024) {
-      this.queue = queue.slice(this.head);
-      this.head = 0;
-    }
-    this.arm(this.queue[this.head].at - now);
-  }
 }

@@ -18,8 +18,8 @@
  * - `write()`'s boolean: false when the compressor's input holds a batch or more
  *   (`highWaterMark`) or the inner sink said it was full. The inner sink's verdict
  *   on a batch arrives after the compressor is done with it, so it is seen one
- *   batch late. False tells the writer to wait for `'drain'`; but the session
- *   keeps handing batches on (`eager`), so that a slow client's backlog waits
+ *   batch late. False tells the writer to wait for `'drain'`; the session still
+ *   hands batches on (it does to every sink), so a slow client's backlog waits
  *   compressed, in the inner sink, rather than as text in the session.
  * - `sinkDrained` when both the compressor's input and the inner sink have room.
  * - `bufferedBytes`: what the compressor has not processed yet (uncompressed,
@@ -117,8 +117,6 @@ function ignore(): void {}
 export class CompressSink implements Sink, SinkListener {
   /** The encoding, for `Content-Encoding`. */
   readonly encoding: Encoding;
-  /** The session hands every batch on at once: a slow client's backlog waits here compressed. */
-  readonly eager = true;
   private readonly listener: SinkListener;
   private readonly inner: ByteSink;
   private z: Transform | null;

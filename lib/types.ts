@@ -353,33 +353,6 @@ export interface BrokerTopic {
   close(): void | PromiseLike<void>;
 }
 
-/** `new RedisBroker(client, options)` (from `ssepipe/redis`). */
-export interface RedisBrokerOptions {
-  /**
-   * Put before every channel name to make its stream key (`prefix + name`). In
-   * Redis Cluster one channel is one key, so one slot; a hash tag in the name
-   * (`'{room:42}'`) pins related keys to one slot.
-   * @defaultValue 'sse:'
-   */
-  prefix?: string;
-  /** Events kept per channel in Redis (`XADD MAXLEN ~`: a few more may be kept). At least 1. @defaultValue 10000 */
-  maxLen?: number;
-  /** Also drop events older than this many ms (checked with Redis's clock at each publish). `0`: no age limit. @defaultValue 0 */
-  maxAge?: number;
-  /**
-   * Events per channel kept in this instance's memory (the hot tail) to answer
-   * reconnects without reading them from Redis. At most `maxLen`. `0` turns it off.
-   * @defaultValue 1000
-   */
-  tail?: number;
-  /**
-   * Milliseconds a command may take: a `publish()` not confirmed by then rejects
-   * with `ERR_SSE_PUBLISH_FAILED` (outcome unknown), and so does a replay's read.
-   * @defaultValue 5000
-   */
-  timeout?: number;
-}
-
 export interface MemoryHistoryOptions {
   /** How many events are kept; the oldest is dropped first. At least 1. Memory grows as events come. */
   limit: number;

@@ -12,9 +12,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Channel } from '../lib/channel.ts';
 import { ErrorCode, type SSEError } from '../lib/errors.ts';
-import { RedisBroker, SCRIPT, SCRIPT_SHA } from '../lib/redis.ts';
+import { RedisBroker } from '../lib/redis.ts';
+import { SCRIPT, SCRIPT_SHA } from '../lib/redis-script.ts';
 import { compareIds, streamsOf } from '../lib/redis-client.ts';
-import type { EventStreamLike, RedisBrokerOptions } from '../lib/types.ts';
+import type { EventStreamLike } from '../lib/types.ts';
+import type { RedisBrokerOptions } from '../lib/redis.ts';
 import { sub, type Sub } from './support/channel-sub.ts';
 import { within } from './support/realworld.ts';
 import { CLIENTS, requireRedis, startRedis, type RedisServer, type TestClient } from './support/redis.ts';
@@ -68,7 +70,7 @@ function increasing(list: string[]): boolean {
 
 describe('RedisBroker: pieces', () => {
   test('neutral: the broker and the seam import no node: module and no Redis client', () => {
-    for (const file of ['channel.ts', 'topic.ts', 'redis.ts', 'redis-client.ts', 'redis-topic.ts']) {
+    for (const file of ['channel.ts', 'fanout.ts', 'replay.ts', 'topic.ts', 'redis.ts', 'redis-client.ts', 'redis-topic.ts', 'redis-script.ts', 'deadlines.ts']) {
       const source = readFileSync(join(__dirname, '..', 'lib', file), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
       const imports = [...source.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
       assert.deepEqual(imports.filter((i) => !i.startsWith('./')), [], `${file} imports only its siblings`);

@@ -285,22 +285,22 @@ describe('SSEStream: disconnect', () => {
 });
 
 describe('SSEStream: heartbeat', () => {
-  test('a comment goes out after 3/4 to 1x `heartbeat` ms of silence (never more), and stops at end', async (t) => {
+  test('a comment goes out after 7/8 to 1x `heartbeat` ms of silence (never more), and stops at end', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
     const { w, chunks } = sink();
     const s = new SSEStream(undefined, { heartbeat: 1000 });
     s.pipe(w);
-    // One timer for every stream sweeps each quarter interval; a stream silent for three sweeps beats.
-    t.mock.timers.tick(749);
+    // One timer for every stream sweeps each eighth of the interval; a stream silent for seven sweeps beats.
+    t.mock.timers.tick(874);
     assert.deepEqual(chunks, [':ok\n\n']);
-    t.mock.timers.tick(251);
+    t.mock.timers.tick(126);
     assert.deepEqual(chunks, [':ok\n\n', ':\n\n'], 'within 1000 ms of silence');
     t.mock.timers.tick(500);
     s.write('x');
     await Promise.resolve();
-    t.mock.timers.tick(749); // less than 3/4 of the interval after the event: still quiet
+    t.mock.timers.tick(874); // less than 7/8 of the interval after the event: still quiet
     assert.deepEqual(chunks, [':ok\n\n', ':\n\n', 'data: x\n\n']);
-    t.mock.timers.tick(251);
+    t.mock.timers.tick(126);
     assert.deepEqual(chunks, [':ok\n\n', ':\n\n', 'data: x\n\n', ':\n\n'], 'within 1000 ms after the event');
     s.end();
     await once(w, 'finish');
