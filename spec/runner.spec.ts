@@ -2,7 +2,8 @@
  * `npm test`'s own output (spec/run.ts + spec/support/reporter.ts), run exactly as
  * package.json's `test` script runs it, on small test files written to a temp dir,
  * with stdout a pipe (as in CI): no TAP, failures in full, skips with their
- * reason, no ExperimentalWarning, and the counts on the last line.
+ * reason, no ExperimentalWarning, node:test's own count lines (`# pass N`, for CI), and
+ * the counts for people on the last line.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +75,7 @@ describe('browser', { skip: 'chromium not found' }, () => { test('never runs', (
     assert.match(out, new RegExp(`^skip  ${escape(file)} › suite › needs a binary: firefox not found \\(apt-get install firefox-esr\\)$`, 'm'));
     assert.match(out, new RegExp(`^skip  ${escape(file)} › browser: chromium not found$`, 'm'));
     assert.match(out, new RegExp(`^${escape(file)} stderr\\| a line on stderr$`, 'm'));
+    assert.match(out, /^# tests 5\n# pass 2\n# fail 1\n# skipped 2\n# duration_ms \d+\n$/m, "node:test's counts, for CI");
     const lines = out.trimEnd().split('\n');
     assert.match(lines.at(-2)!, /^1 file in \d+\.\d s$/);
     assert.equal(lines.at(-1), 'tests: 2 passed, 1 failed, 2 skipped');
@@ -91,7 +93,7 @@ describe('browser', { skip: 'chromium not found' }, () => { test('never runs', (
   test('all green: the summary alone, exit code 0', async () => {
     const { code, out } = await runTests([join(dir, 'green.test.mjs')]);
     assert.equal(code, 0);
-    assert.match(out, /^\n1 file in \d+\.\d s\ntests: 2 passed, 0 failed, 0 skipped\n$/);
+    assert.match(out, /^\n# tests 2\n# pass 2\n# fail 0\n# skipped 0\n# duration_ms \d+\n\n1 file in \d+\.\d s\ntests: 2 passed, 0 failed, 0 skipped\n$/);
   });
 });
 

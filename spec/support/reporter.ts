@@ -93,7 +93,10 @@ export class CompactReporter {
   summary(files: number, elapsedMs: number): string {
     const { passed, failed, skipped } = this.counts;
     const time = `${files} ${files === 1 ? 'file' : 'files'} in ${(elapsedMs / 1000).toFixed(1)} s`;
-    return `\n${time}\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`;
+    // First the counts as node:test itself ends its report off a terminal (`node --test`),
+    // for the tools that read them there (CI); then the same counts for people.
+    const machine = `# tests ${passed + failed + skipped}\n# pass ${passed}\n# fail ${failed}\n# skipped ${skipped}\n# duration_ms ${Math.round(elapsedMs)}\n`;
+    return `\n${machine}\n${time}\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`;
   }
 
   private fail(d: TestEventData): void {
