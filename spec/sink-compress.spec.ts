@@ -143,6 +143,49 @@ for (const encoding of AVAILABLE.filter((e) => e !== 'zstd')) {
       sink.destroy();
     });
 
+    test('batches written while one is being compressed are compressed together: one flush for them, every callback called, in order', async () => {
+      const { sink, inner } = make(encoding);
+      const batches = Array.from({ length: 50 }, (_, i) => `id: ${i}\ndata: {"n":${i},"text":"lorem ipsum"}\n\n`);
+      const called: Array<[number, Error | null | undefined]> = [];
+      for (let i = 0; i < batches.length; i++) assert.equal(sink.write(batches[i], (error) => called.push([i, error ?? null])), true);
+      assert.equal(sink.bufferedBytes, batches.reduce((n, b) => n + Buffer.byteLength(b), 0), 'all of it uncompressed, waiting');
+      await inner.chunksAt(2);
+      await within(
+        new Promise<void>((r) => {
+          const check = (): void => void (called.length === batches.length ? r() : setImmediate(check));
+          check();
+        }),
+        2000,
+        'every callback',
+      );
+      // The first batch went to the compressor at once; the 49 written while it was busy, as one.
+      assert.equal(inner.chunks.length, 2);
+      assert.equal(await decompressOpen(encoding, inner.chunks.slice(0, 1)), batches[0]);
+      assert.equal(await decompressOpen(encoding, inner.chunks), batches.join(''));
+      assert.deepEqual(called, batches.map((_, i) => [i, null]));
+      sink.destroy();
+    });
+
+    test('destroyed with batches waiting for the compressor: their callbacks get an error', async () => {
+      const { sink } = make(encoding);
+      const called: Array<[number, string | undefined]> = [];
+      for (let i = 0; i < 3; i++) sink.write(`data: ${i}\n\n`, (error) => called.push([i, error?.message]));
+      sink.destroy(new Error('boom'));
+      await within(
+        new Promise<void>((r) => {
+          const check = (): void => void (called.length === 3 ? r() : setImmediate(check));
+          check();
+        }),
+        2000,
+        'every callback',
+      );
+      assert.equal(called.length, 3);
+      assert.deepEqual(called.slice(1), [
+        [1, 'the compressed stream was closed before the event was written'],
+        [2, 'the compressed stream was closed before the event was written'],
+      ]);
+    });
+
     test('the client leaves (sinkClosed): the compressor is freed and the session told', async () => {
       const before = liveCompressors();
       const { sink, inner, rec } = make(encoding);
