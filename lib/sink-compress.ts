@@ -212,7 +212,8 @@ export class CompressSink implements Sink, SinkListener {
     }
     // `done` once the compressor processed the batch: its bytes went on to the inner sink.
     this.waiting += chunk;
-    this.waitingBytes += Buffer.byteLength(chunk);
+    // UTF-16 units, as the session counts its batches (no Buffer here: this module runs on web runtimes too).
+    this.waitingBytes += chunk.length;
     if (done !== undefined) (this.waitingDone ??= []).push(done);
     if (!this.busy) this.feed();
     if (this.waitingBytes + this.busyBytes >= this.highWaterMark) this.zFull = true;
