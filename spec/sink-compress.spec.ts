@@ -16,6 +16,18 @@ import { within } from './support/realworld.ts';
 
 const SETTINGS = compressRule(true, 'spec', 'compress') as CompressSettings;
 
+/** Resolves once `done()` holds, checked every turn of the event loop; fails after 2 s. */
+function until(done: () => boolean, what: string): Promise<void> {
+  return within(
+    new Promise<void>((r) => {
+      const check = (): void => void (done() ? r() : setImmediate(check));
+      check();
+    }),
+    2000,
+    what,
+  );
+}
+
 class FakeInner implements ByteSink {
   readonly chunks: Buffer[] = [];
   full = false;
@@ -96,14 +108,7 @@ for (const encoding of AVAILABLE.filter((e) => e !== 'zstd')) {
       }
       assert.equal(inner.ended, false);
       sink.end();
-      await within(
-        new Promise<void>((r) => {
-          const check = (): void => void (rec.finished === 1 ? r() : setImmediate(check));
-          check();
-        }),
-        2000,
-        'sinkFinished',
-      );
+      await until(() => rec.finished === 1, 'sinkFinished');
       assert.equal(inner.ended, true);
       assert.equal(sink.open, false, 'freed once the end went out');
       assert.equal(decompress(encoding, Buffer.concat(inner.chunks)), batches.join(''));
@@ -129,14 +134,7 @@ for (const encoding of AVAILABLE.filter((e) => e !== 'zstd')) {
       const big = `data: ${'y'.repeat(3000)}\n\n`;
       assert.equal(sink.write(big), false);
       assert.equal(sink.bufferedBytes, Buffer.byteLength(big), 'uncompressed, not processed yet');
-      await within(
-        new Promise<void>((r) => {
-          const check = (): void => void (rec.drained > 0 ? r() : setImmediate(check));
-          check();
-        }),
-        2000,
-        'sinkDrained',
-      );
+      await until(() => rec.drained > 0, 'sinkDrained');
       assert.ok(inner.chunks.length >= 1);
       assert.equal(sink.bufferedBytes, inner.buffered, 'then only what the inner sink holds, compressed');
       assert.ok(inner.buffered < 100, `${inner.buffered} compressed bytes for 3000 y's`);
@@ -150,14 +148,7 @@ for (const encoding of AVAILABLE.filter((e) => e !== 'zstd')) {
       for (let i = 0; i < batches.length; i++) assert.equal(sink.write(batches[i], (error) => called.push([i, error ?? null])), true);
       assert.equal(sink.bufferedBytes, batches.reduce((n, b) => n + Buffer.byteLength(b), 0), 'all of it uncompressed, waiting');
       await inner.chunksAt(2);
-      await within(
-        new Promise<void>((r) => {
-          const check = (): void => void (called.length === batches.length ? r() : setImmediate(check));
-          check();
-        }),
-        2000,
-        'every callback',
-      );
+      await until(() => called.length === batches.length, 'every callback');
       // The first batch went to the compressor at once; the 49 written while it was busy, as one.
       assert.equal(inner.chunks.length, 2);
       assert.equal(await decompressOpen(encoding, inner.chunks.slice(0, 1)), batches[0]);
@@ -171,14 +162,7 @@ for (const encoding of AVAILABLE.filter((e) => e !== 'zstd')) {
       const called: Array<[number, string | undefined]> = [];
       for (let i = 0; i < 3; i++) sink.write(`data: ${i}\n\n`, (error) => called.push([i, error?.message]));
       sink.destroy(new Error('boom'));
-      await within(
-        new Promise<void>((r) => {
-          const check = (): void => void (called.length === 3 ? r() : setImmediate(check));
-          check();
-        }),
-        2000,
-        'every callback',
-      );
+      await until(() => called.length === 3, 'every callback');
       assert.equal(called.length, 3);
       assert.deepEqual(called.slice(1), [
         [1, 'the compressed stream was closed before the event was written'],
